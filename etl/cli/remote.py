@@ -1,0 +1,88 @@
+"""`posync remote …` ("Administrar POS remotos"): define, list, edit, remove and open registers."""
+
+from __future__ import annotations
+
+import click
+
+from etl import remotes
+from etl.cli.options import REMOTE, json_option, pass_store
+from etl.render import table, to_json
+from etl.store import Store
+
+
+@click.group()
+def remote() -> None:
+    """Register, list, edit, remove and open the registers (cajas)."""
+
+
+@remote.command("add")
+@click.argument("name", type=REMOTE)
+@click.argument("path")
+@click.option("--ip", help="The register's IP address (informative).")
+@click.option("--mapping", "-m", default="canonical", show_default=True,
+              help="Mapping of the register's schema: canonical, legacy_es or a JSON file.")
+@click.option("--no-check", is_flag=True, help="Register a path that is not reachable right now.")
+@json_option
+@pass_store
+def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_check: bool, as_json: bool) -> None:
+    """Register a remote: a SQLite or DuckDB file, or a folder holding exactly one."""
+    r = remotes.add(store, name, path, ip, mapping, no_check)
+    if as_json:
+        click.echo(to_json(r.__dict__))
+    else:
+        click.echo(f"added {r.name}: {r.engine} database at {r.path} (mapping {r.mapping})")
+
+
+@remote.command("list")
+@json_option
+@pass_store
+def list_(store: Store, as_json: bool) -> None:
+    """Every register: path, mapping, reachable now, last import, voucher codes it owns."""
+    rows = remotes.listing(store)
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo("no registers yet; add one with `posync remote add NAME PATH`.")
+        return
+    click.echo(table(rows, [("name", "register"), ("engine", "engine"), ("mapping", "mapping"),
+                            ("reachable", "reachable"), ("last_import", "last import"), ("codes", "codes"),
+                            ("path", "path")]))
+
+
+@remote.command("edit")
+@click.argument("name", type=REMOTE)
+@click.option("--path", help="New path of the register's database.")
+@click.option("--ip", help="New IP address.")
+@click.option("--mapping", "-m", help="New mapping.")
+@click.option("--no-check", is_flag=True, help="Accept a path that is not reachable right now.")
+@json_option
+@pass_store
+def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str | None, no_check: bool,
+         as_json: bool) -> None:
+    """Change a register's path, IP or mapping."""
+    r = remotes.edit(store, name, path, ip, mapping, no_check)
+    click.echo(to_json(r.__dict__) if as_json else f"updated {r.name}: {r.engine} at {r.path} (mapping {r.mapping})")
+
+
+@remote.command("remove")
+@click.argument("name", type=REMOTE)
+@json_option
+@pass_store
+def remove(store: Store, name: str, as_json: bool) -> None:
+    """Forget a register (its imported data and the codes it owns stay in main)."""
+    remotes.remove(store, name)
+    click.echo(to_json({"removed": name}) if as_json else f"removed {name} (its imported data stays in main)")
+
+
+@remote.command("open")
+@click.argument("name", type=REMOTE)
+@json_option
+@pass_store
+def open_(store: Store, name: str, as_json: bool) -> None:
+    """Open the register's folder in the file manager ("Abrir carpeta"), or print it."""
+    folder, opened = remotes.open_folder(remotes.get(store, name))
+    if as_json:
+        click.echo(to_json({"folder": str(folder), "opened": opened}))
+    else:
+        click.echo(f"{'opened' if opened else 'folder:'} {folder}")

@@ -1,0 +1,68 @@
+"""`posync demo`: sample registers, a fresh main store, and a tour of every command on them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from sample_data import SampleSpec, generate
+
+DEMO_START = dt.date(2026, 11, 25)
+
+
+def build_registers(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Three canonical SQLite cajas (caja2 also issues FV1: the conflict) and one legacy_es caja."""
+    folder.mkdir(parents=True, exist_ok=True)
+    canonical = generate(folder, SampleSpec(registers=3, start=DEMO_START, days=2, vouchers_per_day=25,
+                                            products=60, customers=20, faults=frozenset({"code_conflict"})))
+    legacy = generate(folder, SampleSpec(registers=1, start=DEMO_START, days=2, vouchers_per_day=25, products=60,
+                                         customers=20, flavour="legacy_es", names=("caja4",)))
+    return {p.stem: (p, "canonical") for p in canonical} | {p.stem: (p, "legacy_es") for p in legacy}
+
+
+def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[tuple[str, list[str]]]:
+    """The tour: (what to notice, posync arguments)."""
+    db = str(folder / "posync.duckdb")
+    day1, day2 = DEMO_START.isoformat(), (DEMO_START + dt.timedelta(days=1)).isoformat()
+    steps: list[tuple[str, list[str]]] = []
+    for name, (path, mapping) in registers.items():
+        steps.append((f"register {name}", ["--db", db, "remote", "add", name, str(path), "--mapping", mapping]))
+    report = str(folder / f"validation-{day1}.html")
+    steps += [
+        ("the registers posync knows", ["--db", db, "remote", "list"]),
+        (f"validate {day1}: caja2 also issued FV1, so caja1 and caja2 are held back",
+         ["--db", db, "validate", "--date", day1]),
+        ("the same report as one HTML file a manager can open",
+         ["--db", db, "validate", "--date", day1, "--format", "html", "--output", report]),
+        (f"import {day1}: caja3 and caja4 land, caja1 and caja2 wait (exit 3)", ["--db", db, "import", "--date", day1]),
+        ("import caja1 alone: with caja2 out of the batch it is clean, and now owns FV1",
+         ["--db", db, "import", "--date", day1, "--remote", "caja1"]),
+        ("caja2 again: FV1 belongs to caja1, so caja2 stays held back until it is fixed",
+         ["--db", db, "import", "--date", day1, "--remote", "caja2"]),
+        ("rerun: nothing changes (already imported, identical)", ["--db", db, "import", "--date", day1]),
+        (f"the next day, {day2}", ["--db", db, "import", "--date", day2]),
+        ("who owns which voucher code now", ["--db", db, "remote", "list"]),
+        ("what happened, newest first", ["--db", db, "log", "--limit", "12"]),
+    ]
+    return steps
+
+
+def run(folder: Path, invoke: Callable[[list[str]], int], echo: Callable[[str], None]) -> None:
+    """Build the demo under folder and run the tour through `invoke` (the CLI itself)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    echo(f"posync demo in {folder}\n")
+    registers = build_registers(folder / "registers")
+    echo("sample registers: " + ", ".join(f"{n} ({p.name}, {m})" for n, (p, m) in registers.items()) + "\n")
+    for note, args in script(folder, registers):
+        echo(f"# {note}")
+        echo("$ posync " + " ".join(shlex.quote(a) for a in args))
+        code = invoke(args)
+        echo(f"(exit {code})\n" if code else "")
+    echo("Look next at:")
+    echo(f"  - the validation report: {folder}/validation-{DEMO_START}.html")
+    echo(f"  - the main store: posync --db {folder}/posync.duckdb log")
+    echo(f"  - the registers: {folder}/registers/")

@@ -1,0 +1,80 @@
+"""sync_log and import_batches rows. Callers write them inside the transaction of the change they log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Counts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejected: int = 0
+
+
+def log(
+    con: duckdb.DuckDBPyConnection,
+    action: str,
+    status: str,
+    message: str = "",
+    *,
+    register: str | None = None,
+    mode: str | None = None,
+    process_date: dt.date | None = None,
+    counts: Counts = Counts(),
+    run_id: str | None = None,
+) -> None:
+    """Append one sync_log row (status: ok, warning, rejected, error, skipped)."""
+    con.execute(
+        "INSERT INTO sync_log VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [str(uuid.uuid4()), run_id, register, action, mode, process_date, counts.read, counts.inserted,
+         counts.updated, counts.skipped, counts.rejected, status, message],
+    )
+
+
+def batch_id(register: str, process_date: dt.date, mode: str, snapshot_sha256: str) -> str:
+    """Deterministic id of an import batch: same register, date, mode and snapshot → same id.
+
+    >>> batch_id("caja1", dt.date(2026, 11, 26), "insert", "ab")
+    'b-56396a0be80aa205544e'
+    """
+    raw = f"{register}\x1f{process_date.isoformat()}\x1f{mode}\x1f{snapshot_sha256}".encode()
+    return "b-" + hashlib.sha256(raw).hexdigest()[:20]
+
+
+def record_batch(
+    con: duckdb.DuckDBPyConnection, bid: str, register: str, process_date: dt.date, mode: str, sha: str,
+    counts: Counts, status: str,
+) -> None:
+    con.execute("DELETE FROM import_batches WHERE batch_id = ?", [bid])
+    con.execute(
+        "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [bid, register, process_date, mode, sha, counts.read, counts.inserted, counts.updated, counts.skipped,
+         counts.rejected, status],
+    )
+
+
+def new_run_id() -> str:
+    return dt.datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def entries(con: duckdb.DuckDBPyConnection, register: str | None = None, action: str | None = None,
+            since: dt.date | None = None, limit: int = 50) -> list[dict[str, object]]:
+    """The newest sync_log rows first, filtered ("Examinar log")."""
+    rows = con.execute(
+        """SELECT logged_at, register, action, mode, process_date, read, inserted, updated, skipped, rejected,
+                  status, message
+           FROM sync_log
+           WHERE (?::VARCHAR IS NULL OR register = ?) AND (?::VARCHAR IS NULL OR action = ?)
+             AND (?::DATE IS NULL OR logged_at >= ?)
+           ORDER BY logged_at DESC LIMIT ?""",
+        [register, register, action, action, since, since, limit],
+    ).to_arrow_table()
+    return rows.to_pylist()

@@ -1,0 +1,184 @@
+"""Load a register mapping (mappings/*.json): JSON Schema first, then every expression through sqlglot.
+
+A mapping says, for each canonical table, which source table to read and, for each canonical
+column, a source column, a single scalar SQL expression over that table's columns, or null.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from etl.errors import ConfigError
+from etl.schema import TABLES
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+SCHEMA_PATH = MAPPINGS_DIR / "mapping.schema.json"
+
+# Nodes that make an expression more than one scalar value per source row.
+_FORBIDDEN = (exp.Query, exp.Subquery, exp.Table, exp.Star, exp.AggFunc, exp.Window, exp.DDL, exp.DML,
+              exp.Command, exp.Placeholder, exp.Parameter, exp.Lambda)
+# Table functions and functions that reach outside the row.
+_FORBIDDEN_FUNCTIONS = ("read_", "query", "getenv", "glob", "current_setting", "sql_", "parquet_", "delta_")
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    """How one canonical table is read from one source table."""
+
+    canonical: str
+    source: str
+    columns: dict[str, exp.Expression | None]  # canonical column -> expression over source columns
+
+    def source_columns(self) -> dict[str, str]:
+        """Each source column the mapping reads -> the canonical column that needs it."""
+        needed: dict[str, str] = {}
+        for canonical, expression in self.columns.items():
+            for column in expression.find_all(exp.Column) if expression else ():
+                needed.setdefault(column.name, canonical)
+        return needed
+
+    def plain_column(self, canonical: str) -> str | None:
+        """The source column a canonical column is a plain copy of, else None (an expression)."""
+        expression = self.columns.get(canonical)
+        return expression.name if isinstance(expression, exp.Column) else None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str
+    path: Path
+    tables: dict[str, TableMapping]
+    timezone: str
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+    def json_path(self, table: str, column: str | None = None) -> str:
+        """JSON path of a table or column in the mapping file, for error messages.
+
+        >>> load_mapping("canonical").json_path("vouchers", "total")
+        '$.tables.vouchers.columns.total'
+        """
+        return f"$.tables.{table}" + (f".columns.{column}" if column else "")
+
+
+def mapping_path(name_or_path: str) -> Path:
+    """A built-in mapping name (canonical, legacy_es) or a path to a JSON file."""
+    if name_or_path.endswith(".json") or "/" in name_or_path:
+        return Path(name_or_path).resolve()
+    return MAPPINGS_DIR / f"{name_or_path}.json"
+
+
+def builtin_mappings() -> list[str]:
+    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.json") if p != SCHEMA_PATH)
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_path(parts: Any) -> str:
+    """$.a.b[0] from a jsonschema error's absolute_path.
+
+    >>> _json_path(["tables", "vouchers", "columns", 0])
+    '$.tables.vouchers.columns[0]'
+    """
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def load_mapping(name_or_path: str) -> Mapping:
+    """Read, validate and parse a mapping; ConfigError naming the file and JSON path on any fault."""
+    path = mapping_path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(builtin_mappings())
+        raise ConfigError(f"mapping {name_or_path}: no such mapping file ({path}); built-in mappings: {known}.")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"mapping {path.name}: not valid JSON ({err}); fix the file.") from None
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        message = first.message if len(first.message) < 200 else first.message[:200] + "…"
+        raise ConfigError(f"mapping {path.name}: {_json_path(first.absolute_path)}: {message}.")
+    tables = {
+        canonical: _table_mapping(path.name, canonical, spec) for canonical, spec in document["tables"].items()
+    }
+    return Mapping(document["name"], path, tables, document.get("timezone", "America/Bogota"))
+
+
+def _table_mapping(file: str, canonical: str, spec: dict[str, Any]) -> TableMapping:
+    known = TABLES[canonical].column_names
+    for column in spec["columns"]:
+        if column not in known:
+            raise ConfigError(
+                f"mapping {file}: $.tables.{canonical}.columns.{column}: {canonical} has no column {column} "
+                f"(canonical columns: {', '.join(known)})."
+            )
+    columns: dict[str, exp.Expression | None] = {}
+    for column in known:
+        where = f"mapping {file}: $.tables.{canonical}.columns.{column}"
+        if column not in spec["columns"]:
+            if column in TABLES[canonical].required:
+                raise ConfigError(f"{where}: required column is not mapped; map it to a source column.")
+            columns[column] = None
+            continue
+        value = spec["columns"][column]
+        if value is None:
+            columns[column] = None
+        elif isinstance(value, str):
+            columns[column] = exp.column(value, quoted=True)
+        else:
+            columns[column] = parse_expression(value["expr"], where)
+    return TableMapping(canonical, spec["source"], columns)
+
+
+def parse_expression(text: str, where: str) -> exp.Expression:
+    """Parse one scalar expression over the source row, refusing anything else.
+
+    >>> parse_expression("valor_total / 100", "x").sql("duckdb")
+    'valor_total / 100'
+    >>> parse_expression("(SELECT 1)", "x")
+    Traceback (most recent call last):
+    ...
+    etl.errors.ConfigError: x: expression must be one scalar expression over the source table's columns; found a subquery.
+    """
+    try:
+        if any(token.token_type == TokenType.SEMICOLON for token in sqlglot.tokenize(text, read="duckdb")):
+            raise ConfigError(f"{where}: expression must not contain ';' (one expression, no statements).")
+        parsed = sqlglot.parse(text, read="duckdb")
+    except (ParseError, TokenError) as err:
+        detail = str(err).splitlines()[0][:160]
+        raise ConfigError(f"{where}: expression does not parse as SQL ({detail}).") from None
+    if len(parsed) != 1 or parsed[0] is None:
+        raise ConfigError(f"{where}: expression must be exactly one SQL expression.")
+    tree = parsed[0]
+    for node in tree.walk():
+        if isinstance(node, _FORBIDDEN):
+            kind = "a subquery" if isinstance(node, exp.Query | exp.Subquery) else f"{node.key.upper()}"
+            raise ConfigError(
+                f"{where}: expression must be one scalar expression over the source table's columns; found {kind}."
+            )
+        if isinstance(node, exp.Func):
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            if name.lower().startswith(_FORBIDDEN_FUNCTIONS):
+                raise ConfigError(f"{where}: function {name} is not allowed in a mapping expression.")
+        if isinstance(node, exp.Column) and node.table:
+            raise ConfigError(f"{where}: refer to columns without a table prefix ({node.sql()}).")
+    return tree

@@ -1,0 +1,171 @@
+"""Staged batches → main: content hashes, the per-voucher plan, and the per-register merge.
+
+Main's tables carry no key constraints; every write is keyed by anti-joins and joins on the
+natural key (voucher_code, number), which the validators keep unique per batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pyarrow as pa
+
+from etl.schema import TABLES
+from etl.store import quote
+from validators import Decision
+from validators.findings import Plan
+
+KEY = ("voucher_code", "number")
+
+
+def _row_text(table: str, alias: str) -> str:
+    """Text of a row's non-key values, for hashing: NULLs and types kept distinct by the ROW cast."""
+    cols = [c for c in TABLES[table].column_names if c not in KEY]
+    return f"CAST(ROW({', '.join(f'{alias}.{quote(c)}' for c in cols)}) AS VARCHAR)"
+
+
+def compute_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    """stage.hashes: one content_hash per staged voucher over its header, lines and payments."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE stage.hashes AS
+        WITH l AS (SELECT register, voucher_code, number,
+                          string_agg({_row_text('voucher_lines', 'x')}, '|' ORDER BY x.line_no) AS t
+                   FROM stage.voucher_lines x GROUP BY ALL),
+             p AS (SELECT register, voucher_code, number,
+                          string_agg({_row_text('payments', 'x')}, '|' ORDER BY x.seq) AS t
+                   FROM stage.payments x GROUP BY ALL)
+        SELECT v.register, v.voucher_code, v.number,
+               md5(concat_ws('#', {_row_text('vouchers', 'v')}, coalesce(l.t, ''), coalesce(p.t, ''))) AS content_hash
+        FROM stage.vouchers v LEFT JOIN l USING (register, voucher_code, number)
+             LEFT JOIN p USING (register, voucher_code, number)
+        WHERE v.voucher_code IS NOT NULL AND v.number IS NOT NULL
+        """
+    )
+
+
+def record_decision(con: duckdb.DuckDBPyConnection, decision: Decision) -> None:
+    """stage.rejected: every voucher held back, by key; whole registers as rows with NULL keys."""
+    keys = sorted(decision.rejected_keys, key=lambda k: (k[0], k[1] or "", k[2] if k[2] is not None else -1))
+    rejected_rows = pa.table({
+        "register": pa.array([k[0] for k in keys] + sorted(decision.rejected_registers), pa.string()),
+        "voucher_code": pa.array([k[1] for k in keys] + [None] * len(decision.rejected_registers), pa.string()),
+        "number": pa.array([k[2] for k in keys] + [None] * len(decision.rejected_registers), pa.int64()),
+    })
+    con.execute("CREATE OR REPLACE TABLE stage.rejected AS SELECT * FROM rejected_rows")
+
+
+def build_plan(con: duckdb.DuckDBPyConnection) -> None:
+    """stage.plan: per staged voucher, new | unchanged | changed | held_back, against main."""
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE stage.plan AS
+        WITH whole AS (SELECT register FROM stage.rejected WHERE voucher_code IS NULL),
+             keyed AS (SELECT DISTINCT register, voucher_code, number FROM stage.rejected
+                       WHERE voucher_code IS NOT NULL),
+             dupes AS (SELECT register, voucher_code, number FROM stage.hashes GROUP BY ALL HAVING count(*) > 1)
+        SELECT DISTINCT ON (h.register, h.voucher_code, h.number)
+               h.register, h.voucher_code, h.number, h.content_hash,
+               CASE WHEN w.register IS NOT NULL OR k.number IS NOT NULL OR d.number IS NOT NULL THEN 'held_back'
+                    WHEN m.number IS NULL THEN 'new'
+                    WHEN m.content_hash IS NOT DISTINCT FROM h.content_hash THEN 'unchanged'
+                    ELSE 'changed' END AS action
+        FROM stage.hashes h
+        LEFT JOIN whole w ON w.register = h.register
+        LEFT JOIN keyed k ON k.register = h.register AND k.voucher_code = h.voucher_code AND k.number = h.number
+        LEFT JOIN dupes d ON d.register = h.register AND d.voucher_code = h.voucher_code AND d.number = h.number
+        LEFT JOIN vouchers m ON m.voucher_code = h.voucher_code AND m.number = h.number
+        """
+    )
+
+
+def missing_at_register(con: duckdb.DuckDBPyConnection, process_date: dt.date) -> dict[str, int]:
+    """Vouchers main holds for this date that their register no longer has (reported, never deleted)."""
+    rows = con.execute(
+        """
+        SELECT v.register, count(*) FROM vouchers v
+        WHERE v.date = ? AND v.register IN (SELECT DISTINCT register FROM stage.hashes)
+          AND NOT EXISTS (SELECT 1 FROM stage.hashes h WHERE h.register = v.register
+                          AND h.voucher_code = v.voucher_code AND h.number = v.number)
+        GROUP BY v.register
+        """,
+        [process_date],
+    ).fetchall()
+    return {r: int(n) for r, n in rows}
+
+
+def plans(con: duckdb.DuckDBPyConnection, process_date: dt.date) -> dict[str, Plan]:
+    """Plan counts per register, from stage.plan."""
+    missing = missing_at_register(con, process_date)
+    rows = con.execute(
+        """SELECT register, count(*) FILTER (action = 'new'), count(*) FILTER (action = 'unchanged'),
+                  count(*) FILTER (action = 'changed'), count(*) FILTER (action = 'held_back')
+           FROM stage.plan GROUP BY register"""
+    ).fetchall()
+    out = {r: Plan(int(n), int(u), int(c), missing.get(r, 0), int(h)) for r, n, u, c, h in rows}
+    for register, count in missing.items():
+        out.setdefault(register, Plan(missing_at_register=count))
+    return out
+
+
+def _insert_children(con: duckdb.DuckDBPyConnection, table: str, register: str, actions: str) -> int:
+    cols = ", ".join(f"s.{quote(c)}" for c in TABLES[table].column_names)
+    result = con.execute(
+        f"""INSERT INTO {table} SELECT s.register, {cols}, now()::TIMESTAMP
+            FROM stage.{table} s JOIN stage.plan p
+              ON p.register = s.register AND p.voucher_code = s.voucher_code AND p.number = s.number
+            WHERE s.register = ? AND p.action IN ({actions})""",
+        [register],
+    ).fetchone()
+    return int(result[0]) if result else 0
+
+
+def merge_register(con: duckdb.DuckDBPyConnection, register: str, overwrite: bool) -> tuple[int, int]:
+    """Write one register's accepted vouchers into main; (inserted, updated). Caller owns the transaction."""
+    actions = "'new', 'changed'" if overwrite else "'new'"
+    if overwrite:
+        for table in ("payments", "voucher_lines", "vouchers"):
+            con.execute(
+                f"""DELETE FROM {table} USING stage.plan p
+                    WHERE p.register = ? AND p.action = 'changed'
+                      AND {table}.voucher_code = p.voucher_code AND {table}.number = p.number""",
+                [register],
+            )
+    cols = ", ".join(f"s.{quote(c)}" for c in TABLES["vouchers"].column_names)
+    con.execute(
+        f"""INSERT INTO vouchers SELECT s.register, {cols}, p.content_hash, now()::TIMESTAMP
+            FROM stage.vouchers s JOIN stage.plan p
+              ON p.register = s.register AND p.voucher_code = s.voucher_code AND p.number = s.number
+            WHERE s.register = ? AND p.action IN ({actions})""",
+        [register],
+    )
+    for table in ("voucher_lines", "payments"):
+        _insert_children(con, table, register, actions)
+    _merge_reference_data(con, register)
+    counts = con.execute(
+        "SELECT count(*) FILTER (action = 'new'), count(*) FILTER (action = 'changed') FROM stage.plan "
+        "WHERE register = ?",
+        [register],
+    ).fetchone()
+    inserted, changed = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+    return inserted, changed if overwrite else 0
+
+
+def _merge_reference_data(con: duckdb.DuckDBPyConnection, register: str) -> None:
+    """New voucher types of this register, and ownership of the codes it just imported cleanly."""
+    con.execute(
+        """INSERT INTO voucher_types
+           SELECT DISTINCT ON (s.code) s.register, s.code, s.name, s.kind, now()::TIMESTAMP
+           FROM stage.voucher_types s
+           WHERE s.register = ? AND s.code IS NOT NULL AND s.kind IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM voucher_types t WHERE t.register = s.register AND t.code = s.code)""",
+        [register],
+    )
+    con.execute(
+        """INSERT INTO voucher_code_owners
+           SELECT DISTINCT p.voucher_code, p.register, now()::TIMESTAMP FROM stage.plan p
+           WHERE p.register = ? AND p.action <> 'held_back'
+             AND NOT EXISTS (SELECT 1 FROM voucher_code_owners o WHERE o.voucher_code = p.voucher_code)""",
+        [register],
+    )

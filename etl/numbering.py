@@ -1,0 +1,40 @@
+"""DIAN numbering resolutions per voucher code: prefix, authorised range and validity dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from etl import ledger
+from etl.errors import ConfigError
+from etl.store import Store
+
+
+@dataclass(frozen=True)
+class Resolution:
+    voucher_code: str
+    prefix: str
+    range_from: int
+    range_to: int
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    enforce: bool = False
+
+
+def set_resolution(store: Store, r: Resolution) -> None:
+    """Create or replace the numbering resolution of one voucher code."""
+    if r.range_from > r.range_to:
+        raise ConfigError(f"--from {r.range_from} is after --to {r.range_to}; give the authorised range in order.")
+    if r.valid_from and r.valid_to and r.valid_from > r.valid_to:
+        raise ConfigError(f"--valid-from {r.valid_from} is after --valid-to {r.valid_to}.")
+    with store.transaction() as con:
+        con.execute("DELETE FROM numbering WHERE voucher_code = ?", [r.voucher_code])
+        con.execute("INSERT INTO numbering VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [r.voucher_code, r.prefix, r.range_from, r.range_to, r.valid_from, r.valid_to, r.enforce])
+        ledger.log(con, "numbering set", "ok",
+                   f"{r.voucher_code}: prefix {r.prefix}, {r.range_from}-{r.range_to}"
+                   f"{', enforced' if r.enforce else ''}")
+
+
+def resolutions(store: Store) -> list[dict[str, object]]:
+    return store.con.execute("SELECT * FROM numbering ORDER BY voucher_code").to_arrow_table().to_pylist()

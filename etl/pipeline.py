@@ -1,0 +1,239 @@
+"""Orchestration only: stage → extract → validate → merge, one main transaction per register.
+
+No rules live here: checks are in validators/, SQL in extract.py and merge.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from etl import extract, ledger, merge, staging
+from etl.errors import ConfigError, PosyncError
+from etl.faults import checkpoint
+from etl.ledger import Counts
+from etl.mapping import load_mapping
+from etl.remotes import Remote, all_remotes
+from etl.store import Store
+from validators import Batches, Context, decide, run_checks
+from validators.findings import Plan, RegisterSummary, Report
+
+Progress = Callable[[str, str], None]
+TABLES = ("voucher_types", "vouchers", "voucher_lines", "payments")
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """One import (or, with validate_only, one validation) of a process date."""
+
+    process_date: dt.date
+    remotes: tuple[str, ...] = ()
+    overwrite: bool = False
+    all_or_nothing: bool = False
+    validate_only: bool = False
+    progress: Progress | None = field(default=None, compare=False)
+
+    @property
+    def mode(self) -> str:
+        return "overwrite" if self.overwrite else "insert"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    report: Report
+    counts: dict[str, Counts]
+    exit_code: int
+
+
+@dataclass
+class _Staged:
+    """Per-register facts gathered while staging."""
+
+    remote: Remote
+    status: str = "staged"  # staged | identical | error
+    sha: str = ""
+    error: str | None = None
+    error_code: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    unmapped: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def import_day(store: Store, request: ImportRequest) -> ImportResult:
+    """Import (or only validate) one process date from the selected registers."""
+    run_id = ledger.new_run_id()
+    root = store.data_dir / "staging"
+    staging.cleanup(root)  # leftovers of a killed run: we hold the lock, nobody else uses them
+    say = request.progress or (lambda _r, _m: None)
+    remotes = all_remotes(store, request.remotes)
+    if not remotes:
+        raise ConfigError("no registers to import from; add one with `posync remote add NAME PATH`.")
+    extract.create_staging(store.con, TABLES)
+    try:
+        staged = [_stage_one(store, remote, request, root / run_id, say) for remote in remotes]
+    finally:
+        staging.cleanup(root)
+    checkpoint("validate")
+    ready = tuple(s.remote.name for s in staged if s.status == "staged")
+    merge.compute_hashes(store.con)
+    ctx = Context(request.process_date, dt.date.today(), ready)
+    findings = run_checks(Batches(store.con), ctx)
+    decision = decide(findings, ready, request.all_or_nothing)
+    merge.record_decision(store.con, decision)
+    merge.build_plan(store.con)
+    plans = merge.plans(store.con, request.process_date)
+    summaries = [_summary(s, plans.get(s.remote.name, Plan()), decision.rejected_registers) for s in staged]
+    report = Report(request.process_date, dt.datetime.now(), tuple(summaries), tuple(findings),
+                    request.all_or_nothing)
+    counts: dict[str, Counts] = {}
+    if not request.validate_only:
+        for s in staged:
+            counts[s.remote.name] = _merge_one(store, s, request, report, run_id, say)
+    else:
+        _log_validation(store, staged, report, request, run_id)
+    return ImportResult(report, counts, _exit_code(staged, report))
+
+
+def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: Progress) -> _Staged:  # type: ignore[no-untyped-def]
+    """Copy, check and extract one register; a failure is recorded, logged, and the others go on."""
+    result = _Staged(remote)
+    try:
+        mapping = load_mapping(remote.mapping)
+        say(remote.name, "copying")
+        snapshot = staging.stage(remote.name, remote.path, root)
+        result.sha = snapshot.sha256
+        if not request.validate_only and _already_imported(store, remote.name, request, snapshot.sha256):
+            result.status = "identical"
+            say(remote.name, "already imported, identical")
+            return result
+        staging.check(snapshot)
+        say(remote.name, "reading")
+        alias = f"reg_{remote.name}"
+        extracted = extract.extract_vouchers(store.con, snapshot, mapping, request.process_date, alias)
+        result.counts, result.unmapped = extracted.counts, extracted.unmapped
+        say(remote.name, f"{extracted.counts.get('vouchers', 0):,} vouchers, "
+                         f"{extracted.counts.get('voucher_lines', 0):,} lines")
+    except PosyncError as err:
+        extract.discard(store.con, remote.name, TABLES)
+        result.status, result.error, result.error_code = "error", str(err), err.exit_code
+        say(remote.name, f"error: {err}")
+        with store.transaction() as con:
+            ledger.log(con, "validate" if request.validate_only else "import", "error", str(err),
+                       register=remote.name, mode=request.mode, process_date=request.process_date)
+    finally:
+        staging.cleanup(root, remote.name)
+    return result
+
+
+def _already_imported(store: Store, register: str, request: ImportRequest, sha: str) -> bool:
+    bid = ledger.batch_id(register, request.process_date, request.mode, sha)
+    row = store.con.execute("SELECT status FROM import_batches WHERE batch_id = ?", [bid]).fetchone()
+    return bool(row and row[0] == "ok")
+
+
+def _summary(s: _Staged, plan: Plan, rejected: frozenset[str]) -> RegisterSummary:
+    name = s.remote.name
+    if s.status in ("error", "identical"):
+        return RegisterSummary(name, s.status, error=s.error)
+    status = "rejected" if name in rejected else ("partial" if plan.held_back else "accepted")
+    return RegisterSummary(
+        name, status, s.counts.get("vouchers", 0), s.counts.get("voucher_lines", 0),
+        s.counts.get("payments", 0), plan,
+    )
+
+
+def _register_summary(report: Report, name: str) -> RegisterSummary:
+    return next(r for r in report.registers if r.name == name)
+
+
+def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report, run_id: str,
+               say: Progress) -> Counts:
+    """One main transaction: the register's data, its import_batches row and its sync_log row."""
+    name = s.remote.name
+    summary = _register_summary(report, name)
+    if s.status == "error":
+        return Counts()
+    if s.status == "identical":
+        with store.transaction() as con:
+            ledger.log(con, "import", "skipped", "already imported, identical snapshot", register=name,
+                       mode=request.mode, process_date=request.process_date, run_id=run_id)
+        return Counts()
+    plan = summary.plan
+    bid = ledger.batch_id(name, request.process_date, request.mode, s.sha)
+    if summary.status == "rejected":
+        counts = Counts(read=summary.vouchers, rejected=summary.vouchers)
+        with store.transaction() as con:
+            ledger.record_batch(con, bid, name, request.process_date, request.mode, s.sha, counts, "rejected")
+            ledger.log(con, "import", "rejected", _rejection_text(report, name), register=name,
+                       mode=request.mode, process_date=request.process_date, counts=counts, run_id=run_id)
+        say(name, "rejected")
+        return counts
+    checkpoint("merge")
+    try:
+        with store.transaction() as con:
+            inserted, updated = merge.merge_register(con, name, request.overwrite)
+            counts = Counts(summary.vouchers, inserted, updated, summary.vouchers - inserted - updated - plan.held_back,
+                            plan.held_back)
+            status = "partial" if plan.held_back else "ok"
+            checkpoint("log")
+            ledger.record_batch(con, bid, name, request.process_date, request.mode, s.sha, counts, status)
+            ledger.log(con, "import", status, _merge_text(plan, request.overwrite, s.unmapped), register=name,
+                       mode=request.mode, process_date=request.process_date, counts=counts, run_id=run_id)
+            checkpoint("commit")
+    except PosyncError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the transaction rolled back; record why and go on
+        message = _disk_full(err) or f"merge failed and was rolled back: {err}"
+        with store.transaction() as con:
+            ledger.log(con, "import", "error", message, register=name, mode=request.mode,
+                       process_date=request.process_date, run_id=run_id)
+        say(name, f"error: {message}")
+        return Counts()
+    say(name, f"inserted {counts.inserted:,}, updated {counts.updated:,}, skipped {counts.skipped:,}")
+    return counts
+
+
+def _disk_full(err: Exception) -> str | None:
+    text = str(err)
+    if "No space left" in text or "disk full" in text.lower():
+        return f"disk full at the main store while merging ({text.splitlines()[0]}); nothing was written"
+    return None
+
+
+def _rejection_text(report: Report, register: str) -> str:
+    reasons = [f.message for f in report.findings if f.is_rejection and register in f.registers]
+    return "; ".join(reasons[:3]) or "rejected by --all-or-nothing"
+
+
+def _merge_text(plan: Plan, overwrite: bool, unmapped: dict[str, tuple[str, ...]]) -> str:
+    parts = [f"new {plan.new}", f"unchanged {plan.unchanged}"]
+    if plan.changed_at_source:
+        verb = "updated" if overwrite else "changed at source, kept (use --overwrite)"
+        parts.append(f"{plan.changed_at_source} {verb}")
+    if plan.missing_at_register:
+        parts.append(f"{plan.missing_at_register} in main but no longer at the register (kept)")
+    if plan.held_back:
+        parts.append(f"{plan.held_back} held back")
+    if unmapped:
+        parts.append("unmapped columns: " + "; ".join(f"{t}: {', '.join(c)}" for t, c in unmapped.items()))
+    return ", ".join(parts)
+
+
+def _log_validation(store: Store, staged: list[_Staged], report: Report, request: ImportRequest,
+                    run_id: str) -> None:
+    with store.transaction() as con:
+        for s in staged:
+            summary = _register_summary(report, s.remote.name)
+            if s.status == "error":
+                continue
+            p = summary.plan
+            ledger.log(con, "validate", summary.status, _merge_text(p, request.overwrite, s.unmapped),
+                       register=s.remote.name, process_date=request.process_date, run_id=run_id,
+                       counts=Counts(read=summary.vouchers, rejected=p.held_back))
+
+
+def _exit_code(staged: list[_Staged], report: Report) -> int:
+    codes = [s.error_code for s in staged if s.status == "error"]
+    if report.has_rejections:
+        codes.append(3)
+    return max(codes, default=0)

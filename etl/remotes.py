@@ -1,0 +1,197 @@
+"""The remote registry ("Administrar POS remotos"): add, list, edit, remove, open."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etl import ledger
+from etl.engines import ENGINES, is_postgres_uri, sniff
+from etl.errors import ConfigError, PosyncError
+from etl.mapping import load_mapping
+from etl.store import Store
+
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Remote:
+    name: str
+    path: str
+    ip: str | None
+    mapping: str
+    engine: str
+
+
+def check_name(name: str) -> str:
+    """A register name: letters, digits, _ and -, 1 to 64 characters."""
+    if not NAME_RE.fullmatch(name):
+        raise ConfigError(
+            f"register name {name!r} is not allowed; use 1-64 letters, digits, '_' or '-' (e.g. caja1)."
+        )
+    return name
+
+
+def resolve_path(path: str) -> tuple[str, str]:
+    """Canonicalise a register path: (path to store, engine). A folder must hold exactly one database."""
+    if is_postgres_uri(path):
+        parsed = urllib.parse.urlsplit(path)
+        if parsed.password:
+            raise ConfigError(
+                "leave the password out of the PostgreSQL URI; posync reads it from PGPASSWORD or ~/.pgpass."
+            )
+        return path, "postgres"
+    candidate = Path(path).expanduser().resolve()
+    if not candidate.exists():
+        raise ConfigError(f"path {path} does not exist; check it, or pass --no-check to register it anyway.")
+    if candidate.is_dir():
+        found = [p for p in sorted(candidate.iterdir()) if p.is_file() and _is_database(p)]
+        if len(found) != 1:
+            names = ", ".join(p.name for p in found) or "none"
+            raise ConfigError(
+                f"folder {candidate} must hold exactly one SQLite or DuckDB database (found: {names}); "
+                "give the file itself."
+            )
+        candidate = found[0]
+    try:
+        engine = sniff(candidate)
+    except PosyncError as err:
+        raise ConfigError(str(err)) from None
+    return str(candidate), engine.name
+
+
+def _is_database(path: Path) -> bool:
+    try:
+        sniff(path)
+    except PosyncError:
+        return False
+    return True
+
+
+def _guess_engine(path: str) -> str:
+    if is_postgres_uri(path):
+        return "postgres"
+    return "duckdb" if path.endswith((".duckdb", ".ddb")) else "sqlite"
+
+
+def get(store: Store, name: str) -> Remote:
+    row = store.con.execute("SELECT name, path, ip, mapping, engine FROM remotes WHERE name = ?", [name]).fetchone()
+    if row is None:
+        known = [r[0] for r in store.con.execute("SELECT name FROM remotes ORDER BY name").fetchall()]
+        hint = f" Registered: {', '.join(known)}." if known else " None is registered yet: `posync remote add`."
+        raise ConfigError(f"no register named {name}.{hint}")
+    return Remote(*row)
+
+
+def all_remotes(store: Store, names: tuple[str, ...] = ()) -> list[Remote]:
+    """The named registers (each must exist), or every register when names is empty."""
+    if names:
+        return [get(store, n) for n in dict.fromkeys(names)]
+    rows = store.con.execute("SELECT name, path, ip, mapping, engine FROM remotes ORDER BY name").fetchall()
+    return [Remote(*r) for r in rows]
+
+
+def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_check: bool = False) -> Remote:
+    """Register a remote after checking its name, path, engine and mapping."""
+    check_name(name)
+    load_mapping(mapping)
+    if no_check and not is_postgres_uri(path):
+        stored, engine = str(Path(path).expanduser().resolve()), _guess_engine(path)
+    else:
+        stored, engine = resolve_path(path)
+    with store.transaction() as con:
+        if con.execute("SELECT 1 FROM remotes WHERE name = ?", [name]).fetchone():
+            raise ConfigError(f"a register named {name} already exists; use `posync remote edit {name}`.")
+        con.execute(
+            "INSERT INTO remotes VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, now()::TIMESTAMP)",
+            [name, stored, ip, mapping, engine],
+        )
+        ledger.log(con, "remote add", "ok", f"{engine} at {stored}, mapping {mapping}", register=name)
+    return Remote(name, stored, ip, mapping, engine)
+
+
+def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str | None,
+         no_check: bool = False) -> Remote:
+    current = get(store, name)
+    if mapping:
+        load_mapping(mapping)
+    stored, engine = current.path, current.engine
+    if path:
+        stored, engine = (str(Path(path).resolve()), _guess_engine(path)) if no_check else resolve_path(path)
+    updated = Remote(name, stored, ip if ip is not None else current.ip, mapping or current.mapping, engine)
+    with store.transaction() as con:
+        con.execute(
+            "UPDATE remotes SET path = ?, ip = ?, mapping = ?, engine = ?, updated_at = now()::TIMESTAMP "
+            "WHERE name = ?",
+            [updated.path, updated.ip, updated.mapping, updated.engine, name],
+        )
+        ledger.log(con, "remote edit", "ok", f"{engine} at {stored}, mapping {updated.mapping}", register=name)
+    return updated
+
+
+def remove(store: Store, name: str) -> None:
+    """Forget a register. Its imported data and the codes it owns stay in main."""
+    get(store, name)
+    with store.transaction() as con:
+        con.execute("DELETE FROM remotes WHERE name = ?", [name])
+        ledger.log(con, "remote remove", "ok", "imported data and code ownership kept", register=name)
+
+
+def reachable(remote: Remote) -> bool:
+    """Whether the register's file can be seen right now (PostgreSQL: not probed here)."""
+    if remote.engine == "postgres":
+        return True
+    return Path(remote.path).is_file()
+
+
+def listing(store: Store) -> list[dict[str, Any]]:
+    """Every remote with reachability, last import and the voucher codes it owns."""
+    rows = store.con.execute(
+        """
+        SELECT r.name, r.path, r.ip, r.mapping, r.engine,
+               (SELECT max(b.imported_at) FROM import_batches b WHERE b.register = r.name
+                  AND b.status IN ('ok', 'partial', 'identical')) AS last_import,
+               (SELECT list(o.voucher_code ORDER BY o.voucher_code) FROM voucher_code_owners o
+                  WHERE o.register = r.name) AS codes
+        FROM remotes r ORDER BY r.name
+        """
+    ).fetchall()
+    out = []
+    for name, path, ip, mapping, engine, last, codes in rows:
+        remote = Remote(name, path, ip, mapping, engine)
+        out.append({
+            "name": name, "path": path, "ip": ip, "mapping": mapping, "engine": engine,
+            "reachable": reachable(remote), "last_import": last.isoformat(sep=" ") if last else None,
+            "codes": list(codes or []),
+        })
+    return out
+
+
+def folder_of(remote: Remote) -> Path:
+    if remote.engine == "postgres":
+        raise ConfigError(f"register {remote.name} is a PostgreSQL database; it has no folder to open.")
+    return Path(remote.path).parent
+
+
+def open_folder(remote: Remote) -> tuple[Path, bool]:
+    """Open the register's folder in the desktop's file manager; (folder, opened?).
+
+    The folder goes to the opener as one argv item, never through a shell.
+    """
+    folder = folder_of(remote)
+    opener = {"darwin": "open", "win32": "explorer"}.get(sys.platform, "xdg-open")
+    has_desktop = sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not has_desktop or not shutil.which(opener):
+        return folder, False
+    subprocess.Popen([opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    return folder, True
+
+
+ENGINE_NAMES = tuple(ENGINES)

@@ -1,0 +1,142 @@
+"""Never read a live register over the share: copy it (with its -wal/-journal) to local staging.
+
+The copy is checked for a torn snapshot (size/mtime before and after), hashed in the same
+pass, checked with `PRAGMA quick_check` (SQLite), and only then attached, read-only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from etl.engines import Engine, is_postgres_uri, sniff
+from etl.errors import PosyncError, TransientError
+from etl.faults import checkpoint
+
+COPY_ATTEMPTS = 3
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A staged, checked copy of one register (or a PostgreSQL URI, which is read in place)."""
+
+    register: str
+    target: str  # local path of the copy, or the URI
+    engine: Engine
+    sha256: str
+
+
+def _timeout() -> float:
+    return float(os.environ.get("POSYNC_SHARE_TIMEOUT", "30"))
+
+
+def _bounded(register: str, what: str, fn, *args):  # type: ignore[no-untyped-def]
+    """Run fn in a worker thread so a dead share can't hang us: transient error after the timeout."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(fn, *args).result(timeout=_timeout())
+    except concurrent.futures.TimeoutError:
+        raise TransientError(
+            f"register {register}: {what} took more than {_timeout():.0f} s (share unreachable?); "
+            "it will be retried on the next run."
+        ) from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _files(source: Path, engine: Engine) -> list[Path]:
+    return [source] + [source.with_name(source.name + s) for s in engine.sidecars]
+
+
+def _copy_hashing(src: Path, dst: Path, digest: hashlib._Hash) -> None:
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        while chunk := fin.read(CHUNK):
+            digest.update(chunk)
+            fout.write(chunk)
+
+
+def _copy_once(files: list[Path], dest_dir: Path) -> tuple[bool, str]:
+    """Copy the database and its sidecars; (stable, sha256). Unstable if any file changed meanwhile."""
+    before = [_stat(f) for f in files]
+    digest = hashlib.sha256()
+    for f, st in zip(files, before, strict=True):
+        if st is not None:
+            _copy_hashing(f, dest_dir / f.name, digest)
+    after = [_stat(f) for f in files]
+    return before == after, digest.hexdigest()
+
+
+def stage(register: str, source: str, staging_root: Path) -> Snapshot:
+    """Copy a register to staging_root/<register>/ and hash it; the caller attaches and checks it."""
+    if is_postgres_uri(source):
+        from etl.engines import ENGINES
+
+        return Snapshot(register, source, ENGINES["postgres"], "")
+    path = Path(source)
+    checkpoint("copy")
+    if not _bounded(register, "reaching the file", path.exists):
+        raise PosyncError(f"register {register}: file not found (path {source}); check `posync remote list`.")
+    if path.is_dir():
+        raise PosyncError(f"register {register}: {source} is a folder; `posync remote edit` it to the database file.")
+    engine = sniff(path)
+    dest = staging_root / register
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    files = _files(path, engine)
+    for attempt in range(COPY_ATTEMPTS):
+        try:
+            stable, sha = _bounded(register, "copying the file", _copy_once, files, dest)
+        except OSError as err:
+            shutil.rmtree(dest, ignore_errors=True)
+            if err.errno == 28:  # ENOSPC
+                raise PosyncError(f"register {register}: disk full at {dest} while staging; free space, rerun.") from None
+            raise TransientError(f"register {register}: copy failed ({err.strerror}); it will be retried.") from None
+        if stable:
+            return Snapshot(register, str(dest / path.name), engine, sha)
+        time.sleep(0.2 * (attempt + 1))
+    shutil.rmtree(dest, ignore_errors=True)
+    raise TransientError(
+        f"register {register}: the file kept changing while it was copied ({COPY_ATTEMPTS} tries); "
+        "it will be retried on the next run."
+    )
+
+
+def check(snapshot: Snapshot) -> None:
+    """quick_check a SQLite copy and fold its WAL in, so the copy is one consistent file."""
+    if snapshot.engine.name != "sqlite":
+        return
+    try:
+        con = sqlite3.connect(snapshot.target)
+        try:
+            result = con.execute("PRAGMA quick_check").fetchall()
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as err:
+        raise PosyncError(f"register {snapshot.register}: database file is corrupt ({err}).") from None
+    if result != [("ok",)]:
+        sample = "; ".join(str(r[0]) for r in result[:3])
+        raise PosyncError(f"register {snapshot.register}: database file is corrupt (quick_check: {sample}).")
+
+
+def cleanup(staging_root: Path, register: str | None = None) -> None:
+    """Remove one register's staging folder, or the whole staging area."""
+    target = staging_root / register if register else staging_root
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(target)

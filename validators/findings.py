@@ -1,0 +1,86 @@
+"""What checks return and what the validation report is made of. Plain frozen data, no logic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.StrEnum):
+    REJECT_REGISTER = "reject_register"  # the register's whole batch is held back (checks 1, 2)
+    REJECT_ROWS = "reject_rows"  # the vouchers named in rejected_keys are held back (checks 3-5)
+    WARNING = "warning"  # reported; changes nothing (checks 6, 7, gaps)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found by one check.
+
+    rejected_keys: (register, voucher_code, number) of the vouchers held back, for REJECT_ROWS.
+    samples: a few offending rows, as plain dicts, for the report.
+    """
+
+    check: str
+    severity: Severity
+    registers: tuple[str, ...]
+    message: str
+    rows: int
+    voucher_code: str | None = None
+    samples: tuple[dict[str, Any], ...] = ()
+    rejected_keys: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def is_rejection(self) -> bool:
+        return self.severity is not Severity.WARNING
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an import would do for one register (like `terraform plan`, for a day of sales)."""
+
+    new: int = 0
+    unchanged: int = 0
+    changed_at_source: int = 0
+    missing_at_register: int = 0
+    held_back: int = 0
+
+    @property
+    def overwrite_would_update(self) -> int:
+        return self.changed_at_source
+
+
+@dataclass(frozen=True)
+class RegisterSummary:
+    """Per-register outcome of validation (and, after an import, of the merge)."""
+
+    name: str
+    status: str  # accepted | partial | rejected | error | identical
+    vouchers: int = 0
+    lines: int = 0
+    payments: int = 0
+    plan: Plan = field(default_factory=Plan)
+    error: str | None = None
+    samples_missing: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    process_date: dt.date
+    generated_at: dt.datetime
+    registers: tuple[RegisterSummary, ...]
+    findings: tuple[Finding, ...]
+    all_or_nothing: bool = False
+
+    @property
+    def rejected_registers(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.registers if r.status == "rejected")
+
+    @property
+    def has_rejections(self) -> bool:
+        return any(f.is_rejection for f in self.findings)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.is_rejection)

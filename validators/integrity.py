@@ -1,0 +1,217 @@
+"""Checks 3-7: duplicate keys, orphans, required values and casts, totals, negative amounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from etl.schema import TABLES
+from validators.context import Batches, Context
+from validators.findings import Finding, Severity
+
+CHILDREN = ("voucher_lines", "payments")
+KEY_SQL = "register, voucher_code, number"
+
+
+def _keys(rows: list[dict[str, Any]]) -> tuple[tuple[str, str, int], ...]:
+    return tuple((r["register"], r["voucher_code"], r["number"]) for r in rows)
+
+
+def _by_register(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["register"], []).append(row)
+    return grouped
+
+
+def _samples(batches: Batches, table: str, where: str, register: str, limit: int) -> tuple[dict[str, Any], ...]:
+    return tuple(batches.rows(
+        f"SELECT * EXCLUDE (_bad), _bad AS bad_columns FROM stage.{table} WHERE register = ? AND ({where}) "
+        f"ORDER BY voucher_code, number LIMIT ?",
+        [register, limit],
+    ))
+
+
+def duplicate_keys(batches: Batches, ctx: Context) -> list[Finding]:
+    """Check 3: a (voucher_code, number) twice in one register's batch (or a line/payment key twice)."""
+    findings = []
+    for table in ("vouchers", *CHILDREN):
+        key = ", ".join(TABLES[table].key)
+        dupes = batches.rows(
+            f"""SELECT DISTINCT {KEY_SQL} FROM stage.{table}
+                WHERE voucher_code IS NOT NULL AND number IS NOT NULL
+                GROUP BY register, {key} HAVING count(*) > 1 ORDER BY ALL"""
+        )
+        for register, rows in _by_register(dupes).items():
+            first = rows[0]
+            where = f"voucher_code = {_lit(first['voucher_code'])} AND number = {int(first['number'])}"
+            findings.append(Finding(
+                check="duplicate_number",
+                severity=Severity.REJECT_ROWS,
+                registers=(register,),
+                voucher_code=first["voucher_code"],
+                rows=len(rows),
+                message=(
+                    f"{register} has {len(rows)} voucher number(s) twice in {table} "
+                    f"(first: {first['voucher_code']}-{first['number']}); those vouchers are held back"
+                ),
+                samples=_samples(batches, table, where, register, ctx.sample_size),
+                rejected_keys=_keys(rows),
+            ))
+    return findings
+
+
+def _lit(value: str) -> str:
+    """A SQL string literal (for sample queries built from values we just read)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def orphans(batches: Batches, ctx: Context) -> list[Finding]:
+    """Check 4: lines or payments whose header is not in the batch; empty headers are a warning."""
+    findings = []
+    for table in CHILDREN:
+        rows = batches.rows(
+            f"""SELECT register, voucher_code, number, count(*) AS n FROM stage.{table} c
+                WHERE NOT EXISTS (SELECT 1 FROM stage.vouchers v WHERE v.register = c.register
+                                  AND v.voucher_code = c.voucher_code AND v.number = c.number)
+                GROUP BY ALL ORDER BY ALL"""
+        )
+        for register, group in _by_register(rows).items():
+            n = sum(r["n"] for r in group)
+            findings.append(Finding(
+                check="orphan_rows",
+                severity=Severity.REJECT_ROWS,
+                registers=(register,),
+                voucher_code=group[0]["voucher_code"],
+                rows=n,
+                message=f"{register} has {n} {table.replace('_', ' ')} whose voucher header does not exist; rejected",
+                samples=tuple(group[: ctx.sample_size]),
+                rejected_keys=_keys(group),
+            ))
+    empty = batches.rows(
+        """SELECT register, count(*) AS n, min(voucher_code || '-' || number) AS first FROM stage.vouchers v
+           WHERE NOT EXISTS (SELECT 1 FROM stage.voucher_lines l WHERE l.register = v.register
+                             AND l.voucher_code = v.voucher_code AND l.number = v.number)
+           GROUP BY register ORDER BY register"""
+    )
+    for e in empty:
+        findings.append(Finding(
+            check="empty_voucher",
+            severity=Severity.WARNING,
+            registers=(e["register"],),
+            rows=int(e["n"]),
+            message=f"{e['register']} has {e['n']} voucher(s) without lines (first: {e['first']})",
+        ))
+    return findings
+
+
+def required_and_casts(batches: Batches, ctx: Context) -> list[Finding]:
+    """Check 5: values that do not cast, required values missing, vouchers dated outside the process date."""
+    findings = []
+    for table in ("vouchers", *CHILDREN):
+        required = " OR ".join(f'"{c}" IS NULL' for c in TABLES[table].required)
+        where = f"_bad IS NOT NULL OR {required}"
+        if table == "vouchers":
+            where += (
+                f" OR date <> DATE '{ctx.process_date}' OR date > DATE '{ctx.today}'"
+                " OR status NOT IN ('issued', 'void')"
+            )
+        rows = batches.rows(f"SELECT DISTINCT {KEY_SQL} FROM stage.{table} WHERE {where} ORDER BY ALL")
+        for register, group in _by_register(rows).items():
+            findings.append(Finding(
+                check="bad_values",
+                severity=Severity.REJECT_ROWS,
+                registers=(register,),
+                voucher_code=group[0]["voucher_code"],
+                rows=len(group),
+                message=(
+                    f"{register}: {len(group)} voucher(s) with {table.replace('_', ' ')} values that are missing, "
+                    f"do not cast to the canonical type, or are dated outside {ctx.process_date}; held back"
+                ),
+                samples=_samples(batches, table, where, register, ctx.sample_size),
+                rejected_keys=_keys(group),
+            ))
+    skew = batches.rows(
+        """SELECT register, count(*) AS n, min(voucher_code || '-' || number) AS first FROM stage.vouchers
+           WHERE issued_at IS NOT NULL AND date IS NOT NULL AND CAST(issued_at AS DATE) <> date
+           GROUP BY register ORDER BY register"""
+    )
+    for s in skew:
+        findings.append(Finding(
+            check="date_mismatch",
+            severity=Severity.WARNING,
+            registers=(s["register"],),
+            rows=int(s["n"]),
+            message=(
+                f"{s['register']}: {s['n']} voucher(s) issued on another day than their business date "
+                f"(first: {s['first']}); the business date decides"
+            ),
+        ))
+    return findings
+
+
+def totals(batches: Batches, ctx: Context) -> list[Finding]:
+    """Check 6: header total differs from the sum of its lines, or of its payments, by more than 0.01."""
+    rows = batches.rows(
+        """
+        WITH l AS (SELECT register, voucher_code, number, sum(total) AS lines FROM stage.voucher_lines GROUP BY ALL),
+             p AS (SELECT register, voucher_code, number, sum(amount) AS paid FROM stage.payments GROUP BY ALL)
+        SELECT v.register, v.voucher_code, v.number, v.total, l.lines, p.paid
+        FROM stage.vouchers v LEFT JOIN l USING (register, voucher_code, number)
+             LEFT JOIN p USING (register, voucher_code, number)
+        WHERE v.total IS NOT NULL AND (abs(v.total - coalesce(l.lines, 0)) > 0.01
+              OR (p.paid IS NOT NULL AND abs(v.total - p.paid) > 0.01))
+        ORDER BY ALL
+        """
+    )
+    return [
+        Finding(
+            check="totals",
+            severity=Severity.WARNING,
+            registers=(register,),
+            voucher_code=group[0]["voucher_code"],
+            rows=len(group),
+            message=f"{register}: {len(group)} voucher(s) whose total differs from its lines or payments by more than 0.01",
+            samples=tuple(group[: ctx.sample_size]),
+        )
+        for register, group in _by_register(rows).items()
+    ]
+
+
+def negative_amounts(batches: Batches, ctx: Context) -> list[Finding]:
+    """Check 7: negative quantities or prices on an invoice, or an invoice total <= 0. Never changed."""
+    rows = batches.rows(
+        """
+        WITH kinds AS (
+            SELECT register, code, any_value(kind) AS kind FROM stage.voucher_types GROUP BY ALL
+            UNION ALL
+            SELECT register, code, any_value(kind) FROM voucher_types t
+            WHERE NOT EXISTS (SELECT 1 FROM stage.voucher_types s WHERE s.register = t.register AND s.code = t.code)
+            GROUP BY ALL),
+        invoices AS (
+            SELECT v.register, v.voucher_code, v.number, v.total FROM stage.vouchers v
+            LEFT JOIN kinds k ON k.register = v.register AND k.code = v.voucher_code
+            WHERE coalesce(k.kind, 'invoice') = 'invoice')
+        SELECT i.register, i.voucher_code, i.number, 'total ' || i.total AS what FROM invoices i WHERE i.total <= 0
+        UNION ALL
+        SELECT l.register, l.voucher_code, l.number,
+               'line ' || l.line_no || ': quantity ' || l.quantity || ', price ' || l.unit_price
+        FROM stage.voucher_lines l JOIN invoices i USING (register, voucher_code, number)
+        WHERE l.quantity < 0 OR l.unit_price < 0
+        ORDER BY ALL
+        """
+    )
+    return [
+        Finding(
+            check="negative_amounts",
+            severity=Severity.WARNING,
+            registers=(register,),
+            voucher_code=group[0]["voucher_code"],
+            rows=len(group),
+            message=(
+                f"{register}: {len(group)} invoice value(s) negative or zero (quantities, prices or totals); "
+                "allowed on credit notes only, imported as they are"
+            ),
+            samples=tuple(group[: ctx.sample_size]),
+        )
+        for register, group in _by_register(rows).items()
+    ]

@@ -1,0 +1,122 @@
+"""DIAN numbering (Colombia): gaps in a code's consecutive numbers, authorised ranges, prefix+number unique."""
+
+from __future__ import annotations
+
+from validators.context import Batches, Context
+from validators.findings import Finding, Severity
+
+
+def format_gaps(code: str, gaps: list[tuple[int, int]], limit: int = 5) -> str:
+    """Human text for missing number ranges.
+
+    >>> format_gaps("FV1", [(1040, 1042), (1050, 1050)])
+    'FV1 1040–1042, 1050 missing'
+    """
+    parts = [f"{a}–{b}" if a != b else f"{a}" for a, b in gaps[:limit]]
+    more = f" and {len(gaps) - limit} more gaps" if len(gaps) > limit else ""
+    return f"{code} {', '.join(parts)}{more} missing"
+
+
+def gaps(batches: Batches, ctx: Context) -> list[Finding]:
+    """Missing consecutive numbers per code, across days: a missing number is a sale that may not have arrived."""
+    rows = batches.rows(
+        """
+        WITH b AS (SELECT voucher_code, min(number) AS lo, max(number) AS hi FROM stage.vouchers
+                   WHERE voucher_code IS NOT NULL AND number IS NOT NULL GROUP BY voucher_code),
+             p AS (SELECT b.voucher_code, coalesce(max(v.number), b.lo) AS start, b.hi FROM b
+                   LEFT JOIN vouchers v ON v.voucher_code = b.voucher_code AND v.number < b.lo
+                   GROUP BY b.voucher_code, b.lo, b.hi),
+             n AS (SELECT voucher_code, number FROM stage.vouchers WHERE number IS NOT NULL
+                   UNION
+                   SELECT v.voucher_code, v.number FROM vouchers v JOIN p USING (voucher_code)
+                   WHERE v.number BETWEEN p.start AND p.hi),
+             g AS (SELECT voucher_code, number,
+                          lag(number) OVER (PARTITION BY voucher_code ORDER BY number) AS prev FROM n)
+        SELECT voucher_code, list({'lo': prev + 1, 'hi': number - 1} ORDER BY number) AS gaps,
+               sum(number - prev - 1) AS missing
+        FROM g WHERE number - prev > 1 GROUP BY voucher_code ORDER BY voucher_code
+        """
+    )
+    findings = []
+    for r in rows:
+        spans = [(int(g["lo"]), int(g["hi"])) for g in r["gaps"]]
+        owners = batches.rows(
+            "SELECT list(DISTINCT register ORDER BY register) AS r FROM stage.vouchers WHERE voucher_code = ?",
+            [r["voucher_code"]],
+        )[0]["r"]
+        findings.append(Finding(
+            check="numbering_gap",
+            severity=Severity.WARNING,
+            registers=tuple(owners),
+            voucher_code=r["voucher_code"],
+            rows=int(r["missing"]),
+            message=format_gaps(r["voucher_code"], spans) + " (a missing number may be a sale that has not arrived)",
+            samples=tuple({"from": a, "to": b} for a, b in spans[: ctx.sample_size]),
+        ))
+    return findings
+
+
+def authorised_range(batches: Batches, ctx: Context) -> list[Finding]:
+    """A number outside its DIAN resolution's range or dates: flagged, rejected where enforced."""
+    rows = batches.rows(
+        """
+        SELECT s.register, s.voucher_code, s.number, s.date, n.enforce,
+               n.range_from, n.range_to, n.valid_from, n.valid_to
+        FROM stage.vouchers s JOIN numbering n USING (voucher_code)
+        WHERE s.number NOT BETWEEN n.range_from AND n.range_to
+           OR s.date NOT BETWEEN coalesce(n.valid_from, s.date) AND coalesce(n.valid_to, s.date)
+        ORDER BY ALL
+        """
+    )
+    findings = []
+    for enforce in (True, False):
+        group = [r for r in rows if bool(r["enforce"]) is enforce]
+        for register in sorted({r["register"] for r in group}):
+            mine = [r for r in group if r["register"] == register]
+            findings.append(Finding(
+                check="numbering_range",
+                severity=Severity.REJECT_ROWS if enforce else Severity.WARNING,
+                registers=(register,),
+                voucher_code=mine[0]["voucher_code"],
+                rows=len(mine),
+                message=(
+                    f"{register}: {len(mine)} voucher(s) numbered outside their authorised DIAN range or dates"
+                    + ("; held back" if enforce else "")
+                ),
+                samples=tuple(mine[: ctx.sample_size]),
+                rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine) if enforce else (),
+            ))
+    return findings
+
+
+def prefix_number_twice(batches: Batches, ctx: Context) -> list[Finding]:
+    """The same DIAN prefix + number on two registers is a legal duplicate: always rejected."""
+    rows = batches.rows(
+        """
+        WITH s AS (SELECT s.register, n.prefix, s.voucher_code, s.number
+                   FROM stage.vouchers s JOIN numbering n USING (voucher_code)),
+             m AS (SELECT v.register, n.prefix, v.voucher_code, v.number
+                   FROM vouchers v JOIN numbering n USING (voucher_code)
+                   WHERE (n.prefix, v.number) IN (SELECT (prefix, number) FROM s)),
+             a AS (SELECT * FROM s UNION SELECT * FROM m),
+             d AS (SELECT prefix, number FROM a GROUP BY ALL HAVING count(DISTINCT register) > 1)
+        SELECT s.register, s.voucher_code, s.number, s.prefix FROM s JOIN d USING (prefix, number) ORDER BY ALL
+        """
+    )
+    findings = []
+    for register in sorted({r["register"] for r in rows}):
+        mine = [r for r in rows if r["register"] == register]
+        findings.append(Finding(
+            check="prefix_number_twice",
+            severity=Severity.REJECT_ROWS,
+            registers=(register,),
+            voucher_code=mine[0]["voucher_code"],
+            rows=len(mine),
+            message=(
+                f"{register}: {len(mine)} voucher(s) reuse a DIAN prefix+number already issued by another register "
+                f"(first: {mine[0]['prefix']}{mine[0]['number']}); held back"
+            ),
+            samples=tuple(mine[: ctx.sample_size]),
+            rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine),
+        ))
+    return findings

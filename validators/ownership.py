@@ -1,0 +1,78 @@
+"""Checks 1 and 2: a voucher code belongs to exactly one register (SPEC "The rule that matters most")."""
+
+from __future__ import annotations
+
+from validators.context import Batches, Context
+from validators.findings import Finding, Severity
+
+
+def _both(names: list[str]) -> str:
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+
+
+def code_in_two_registers(batches: Batches, ctx: Context) -> list[Finding]:
+    """Check 1: the same voucher_code in two registers' batches rejects every register involved."""
+    conflicts = batches.rows(
+        """
+        SELECT voucher_code, list(DISTINCT register ORDER BY register) AS registers,
+               count(*) AS vouchers, min(number) AS first_number, max(number) AS last_number
+        FROM stage.vouchers
+        WHERE voucher_code IS NOT NULL
+        GROUP BY voucher_code HAVING count(DISTINCT register) > 1
+        ORDER BY voucher_code
+        """
+    )
+    findings = []
+    for c in conflicts:
+        involved = batches.rows(
+            "SELECT count(*) AS n FROM stage.vouchers WHERE list_contains(?, register)", [c["registers"]]
+        )[0]["n"]
+        samples = batches.rows(
+            """SELECT register, voucher_code, number, date, total FROM stage.vouchers
+               WHERE voucher_code = ? ORDER BY number, register LIMIT ?""",
+            [c["voucher_code"], ctx.sample_size * 2],
+        )
+        findings.append(Finding(
+            check="code_in_two_registers",
+            severity=Severity.REJECT_REGISTER,
+            registers=tuple(c["registers"]),
+            voucher_code=c["voucher_code"],
+            rows=int(involved),
+            message=(
+                f"{c['voucher_code']} was issued by both {_both(c['registers'])} on {ctx.process_date}: "
+                f"{involved} vouchers held back"
+            ),
+            samples=tuple(samples),
+        ))
+    return findings
+
+
+def code_owned_by_other(batches: Batches, ctx: Context) -> list[Finding]:
+    """Check 2: a voucher_code that voucher_code_owners gives to another register rejects this one."""
+    stolen = batches.rows(
+        """
+        SELECT s.register, s.voucher_code, o.register AS owner, count(*) AS vouchers,
+               min(s.number) AS first_number, max(s.number) AS last_number
+        FROM stage.vouchers s JOIN voucher_code_owners o ON o.voucher_code = s.voucher_code
+        WHERE o.register <> s.register
+        GROUP BY ALL ORDER BY s.register, s.voucher_code
+        """
+    )
+    findings = []
+    for s in stolen:
+        held = batches.rows("SELECT count(*) AS n FROM stage.vouchers WHERE register = ?", [s["register"]])[0]["n"]
+        findings.append(Finding(
+            check="code_owned_by_other",
+            severity=Severity.REJECT_REGISTER,
+            registers=(s["register"], s["owner"]),
+            voucher_code=s["voucher_code"],
+            rows=int(held),
+            message=(
+                f"{s['voucher_code']} belongs to {s['owner']} but {s['register']} issued {s['vouchers']} of them "
+                f"on {ctx.process_date} (numbers {s['first_number']}–{s['last_number']}): "
+                f"all {held} vouchers of {s['register']} held back"
+            ),
+            samples=({"register": s["register"], "voucher_code": s["voucher_code"], "owner": s["owner"],
+                      "first_number": s["first_number"], "last_number": s["last_number"]},),
+        ))
+    return findings
