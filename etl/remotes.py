@@ -168,7 +168,7 @@ def listing(store: Store) -> list[dict[str, Any]]:
         remote = Remote(name, path, ip, mapping, engine)
         out.append({
             "name": name, "path": path, "ip": ip, "mapping": mapping, "engine": engine,
-            "reachable": reachable(remote), "last_import": last.isoformat(sep=" ") if last else None,
+            "reachable": reachable(remote), "last_import": last.isoformat(sep=" ", timespec="seconds") if last else None,
             "codes": list(codes or []),
         })
     return out

@@ -11,13 +11,17 @@ def _both(names: list[str]) -> str:
 
 
 def code_in_two_registers(batches: Batches, ctx: Context) -> list[Finding]:
-    """Check 1: the same voucher_code in two registers' batches rejects every register involved."""
+    """Check 1: the same unowned voucher_code in two registers' batches rejects every register involved.
+
+    A code main already gives to a register is check 2's business: only the intruders are held back.
+    """
     conflicts = batches.rows(
         """
         SELECT voucher_code, list(DISTINCT register ORDER BY register) AS registers,
                count(*) AS vouchers, min(number) AS first_number, max(number) AS last_number
-        FROM stage.vouchers
+        FROM stage.vouchers s
         WHERE voucher_code IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM voucher_code_owners o WHERE o.voucher_code = s.voucher_code)
         GROUP BY voucher_code HAVING count(DISTINCT register) > 1
         ORDER BY voucher_code
         """

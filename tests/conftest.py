@@ -1,0 +1,74 @@
+"""Shared fixtures: a CLI runner bound to a main store under tmp_path, and sample registers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner, Result
+
+from etl.cli import cli
+from sample_data import SampleSpec, generate
+
+DAY1 = "2026-11-26"
+
+
+class Posync:
+    """Runs `posync --db <tmp>/main.duckdb …` in-process and reads main back."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        return self.runner.invoke(cli, ["--db", str(self.db), *args], env=env, catch_exceptions=False)
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Query the main store (no posync run may be holding it)."""
+        con = duckdb.connect(str(self.db), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        return self.rows(sql, params)[0][0]
+
+
+@pytest.fixture
+def posync(tmp_path: Path) -> Posync:
+    return Posync(tmp_path / "main.duckdb")
+
+
+@pytest.fixture
+def make_registers(tmp_path: Path) -> Callable[..., list[Path]]:
+    """Generate sample registers under tmp_path/<folder>."""
+
+    def make(folder: str = "registers", **spec: Any) -> list[Path]:
+        return generate(tmp_path / folder, SampleSpec(**spec))
+
+    return make
+
+
+@pytest.fixture
+def three_registers(posync: Posync, make_registers: Callable[..., list[Path]]) -> list[Path]:
+    """caja1..caja3 (canonical SQLite, one day of 20 vouchers each), registered in main."""
+    paths = make_registers(registers=3, vouchers_per_day=20)
+    for path in paths:
+        assert posync("remote", "add", path.stem, str(path)).exit_code == 0
+    return paths
+
+
+def sqlite_exec(path: Path, *statements: str) -> None:
+    """Change a register the way its POS would."""
+    con = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            con.execute(statement)
+        con.commit()
+    finally:
+        con.close()
