@@ -103,8 +103,8 @@ def load_extension(con: duckdb.DuckDBPyConnection, extension: str | None) -> Non
 def attach_sql(target: str, alias: str, engine: Engine, read_only: bool = True) -> str:
     """ATTACH statement for a register; sqlglot quotes the path and the alias.
 
-    >>> attach_sql("/tmp/caja 'x'.db", "reg", ENGINES["sqlite"])
-    'ATTACH \\'/tmp/caja \\'\\'x\\'\\'.db\\' AS reg (TYPE sqlite, READ_ONLY)'
+    >>> print(attach_sql("/tmp/caja 'x'.db", "reg", ENGINES["sqlite"]))
+    ATTACH '/tmp/caja ''x''.db' AS reg (TYPE sqlite, READ_ONLY)
     """
     options = [f"TYPE {engine.attach_type}"] if engine.attach_type else []
     if read_only:

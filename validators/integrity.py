@@ -82,8 +82,9 @@ def orphans(batches: Batches, ctx: Context) -> list[Finding]:
                 severity=Severity.REJECT_ROWS,
                 registers=(register,),
                 voucher_code=group[0]["voucher_code"],
-                rows=n,
-                message=f"{register} has {n} {table.replace('_', ' ')} whose voucher header does not exist; rejected",
+                rows=len(group),
+                message=(f"{register} has {n} {table.replace('_', ' ')} of {len(group)} voucher number(s) "
+                         "whose header does not exist; rejected"),
                 samples=tuple(group[: ctx.sample_size]),
                 rejected_keys=_keys(group),
             ))

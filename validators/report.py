@@ -1,0 +1,746 @@
+"""The validation report: one Report rendered as stable JSON, terminal/cron-mail text, or one HTML file.
+
+Pure functions only. The JSON shape is versioned (`schema_version`) and described by
+`report.schema.json` beside this file; the text and HTML forms are for people and may change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import functools
+import html
+import json
+import math
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from validators.findings import Finding, RegisterSummary, Report, Severity
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
+TEMPLATES = Path(__file__).with_name("templates")
+FORMATS = ("text", "json", "html")
+STATUSES = ("accepted", "partial", "rejected", "error", "identical")
+PROBLEM_STATUSES = ("rejected", "partial", "error")
+TEXT_SAMPLES = 3  # samples shown per rejection in text
+TEXT_WARNINGS_PER_CHECK = 10  # warning messages shown per check in text
+TEXT_VALUE_WIDTH = 60  # longer sample values are cut in text
+
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BACKTICKS = re.compile(r"`([^`]+)`")
+
+
+# ---------------------------------------------------------------- small pure helpers
+
+
+def json_safe(value: Any) -> Any:
+    """Return `value` as plain JSON data: Decimal as an exact string, dates ISO, containers recursively.
+
+    >>> json_safe({"total": decimal.Decimal("12.50"), "date": dt.date(2026, 11, 26), "keys": (1, 2)})
+    {'total': '12.50', 'date': '2026-11-26', 'keys': [1, 2]}
+    >>> json_safe(dt.datetime(2026, 11, 26, 9, 30)), json_safe(float("nan")), json_safe(b"\\x01")
+    ('2026-11-26T09:30:00', 'nan', '01')
+    """
+    if isinstance(value, enum.Enum):
+        return json_safe(value.value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return [json_safe(v) for v in sorted(value, key=repr)]
+    return str(value)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """Count and noun, with thousands separators: "1 voucher", "1,412 vouchers".
+
+    >>> plural(1, "voucher"), plural(1412, "voucher"), plural(0, "warning"), plural(2, "batch", "batches")
+    ('1 voucher', '1,412 vouchers', '0 warnings', '2 batches')
+    """
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def long_date(day: dt.date) -> str:
+    """A date as people say it, independent of the machine's locale.
+
+    >>> long_date(dt.date(2026, 11, 26))
+    'Thursday 26 November 2026'
+    """
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def clean(text: str) -> str:
+    """Make data safe to print on a terminal: control characters become visible escapes.
+
+    >>> clean("caja1\\x1b[2J\\nFV1")
+    'caja1\\\\x1b[2J\\\\nFV1'
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def value_text(value: Any, width: int | None = None) -> str:
+    """One sample value as short plain text (None → "null", Decimal exact), cut at `width`.
+
+    >>> value_text(decimal.Decimal("12.50")), value_text(None), value_text(True), value_text("x" * 9, 5)
+    ('12.50', 'null', 'true', 'xxxx…')
+    """
+    safe = json_safe(value)
+    text = safe if isinstance(safe, str) else json.dumps(safe, ensure_ascii=False)
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text
+
+
+def sample_text(sample: Mapping[str, Any]) -> str:
+    """A sample row as one line of key=value pairs, safe for a terminal.
+
+    >>> sample_text({"voucher_code": "FV1", "number": 1001, "total": decimal.Decimal("8.10")})
+    'voucher_code=FV1, number=1001, total=8.10'
+    """
+    return clean(", ".join(f"{k}={value_text(v, TEXT_VALUE_WIDTH)}" for k, v in sample.items()))
+
+
+def held_back(finding: Finding) -> int:
+    """Vouchers a finding holds back: its rejected keys when listed, else its rows; 0 for a warning."""
+    if not finding.is_rejection:
+        return 0
+    return len(finding.rejected_keys) or finding.rows
+
+
+def names_by_status(report: Report) -> dict[str, list[str]]:
+    """Register names grouped under every known status (unknown statuses are kept too)."""
+    groups: dict[str, list[str]] = {s: [] for s in STATUSES}
+    for reg in report.registers:
+        groups.setdefault(reg.status, []).append(reg.name)
+    return groups
+
+
+def total_held_back(report: Report) -> int:
+    """Vouchers held back across registers, from each register's import plan."""
+    return sum(r.plan.held_back for r in report.registers)
+
+
+def level(report: Report) -> str:
+    """Overall state: "red" when data is held back or unreadable, "amber" for warnings only, else "green"."""
+    if report.has_rejections or any(r.status in PROBLEM_STATUSES for r in report.registers):
+        return "red"
+    return "amber" if report.warnings else "green"
+
+
+def headline_parts(report: Report) -> list[str]:
+    """The phrases of the headline, most serious first."""
+    total = len(report.registers)
+    if not total:
+        return ["no registers were checked"]
+    groups = names_by_status(report)
+    problems = [
+        (len(groups[status]), phrase)
+        for status, phrase in (
+            ("rejected", "rejected"),
+            ("partial", "partly held back"),
+            ("error", "could not be read"),
+        )
+        if groups[status]
+    ]
+    if problems:
+        (n, phrase), *rest = problems
+        parts = [f"{n:,} of {plural(total, 'register')} {phrase}", *(f"{m:,} {p}" for m, p in rest)]
+    else:
+        parts = ["the register was accepted" if total == 1 else f"all {total:,} registers accepted"]
+    if held := total_held_back(report):
+        parts.append(f"{plural(held, 'voucher')} held back")
+    parts.append(plural(len(report.warnings), "warning") if report.warnings else "no warnings")
+    return parts
+
+
+def headline(report: Report) -> str:
+    """One line for a terminal or a mail subject, e.g. "2026-11-26: 2 of 4 registers rejected, …"."""
+    return f"{report.process_date.isoformat()}: {', '.join(headline_parts(report))}"
+
+
+def next_steps(report: Report) -> list[str]:
+    """What the operator should do now, in plain words; commands are in `backticks`."""
+    day = report.process_date.isoformat()
+    groups = names_by_status(report)
+    steps: list[str] = []
+    if report.has_rejections:
+        steps.append(
+            f"Fix the data at the register and run `posync validate --date {day}` again; "
+            f"accepted registers can be imported with `posync import --date {day}`."
+        )
+        if report.all_or_nothing:
+            steps.append(
+                "--all-or-nothing is on: nothing from any register is imported while anything is rejected."
+            )
+    if groups["error"]:
+        steps.append(
+            f"Could not read {', '.join(groups['error'])}: check that the register is on and its "
+            f"folder is reachable (`posync remote list`), then validate again."
+        )
+    if changed := sum(r.plan.changed_at_source for r in report.registers):
+        steps.append(
+            f"{plural(changed, 'voucher')} changed at the register after import; "
+            f"`posync import --date {day} --overwrite` would update them."
+        )
+    if missing := sum(r.plan.missing_at_register for r in report.registers):
+        steps.append(
+            f"{plural(missing, 'voucher')} imported earlier {'is' if missing == 1 else 'are'} no longer at "
+            f"the register; {'it stays' if missing == 1 else 'they stay'} in main. Ask the shop why."
+        )
+    if not report.has_rejections and not groups["error"]:
+        steps.append(
+            f"Nothing is held back: import with `posync import --date {day}`."
+            + (" Warnings change nothing; review them with the shop." if report.warnings else "")
+        )
+    return steps
+
+
+def rejections(report: Report) -> list[Finding]:
+    """Rejection findings, whole-register ones first, then by check."""
+    order = {Severity.REJECT_REGISTER: 0, Severity.REJECT_ROWS: 1}
+    return sorted((f for f in report.findings if f.is_rejection), key=lambda f: (order[f.severity], f.check))
+
+
+def warnings_by_check(report: Report) -> dict[str, list[Finding]]:
+    """Warning findings grouped by check name, checks in alphabetical order."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in sorted(report.warnings, key=lambda f: f.check):
+        groups.setdefault(finding.check, []).append(finding)
+    return groups
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """The report as the stable JSON document described by report.schema.json."""
+    groups = names_by_status(report)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "process_date": report.process_date.isoformat(),
+        "generated_at": report.generated_at.isoformat(),
+        "all_or_nothing": report.all_or_nothing,
+        "summary": {
+            "registers": len(report.registers),
+            "accepted": groups["accepted"],
+            "partial": groups["partial"],
+            "rejected": groups["rejected"],
+            "errors": groups["error"],
+            "identical": groups["identical"],
+            "rejections": sum(1 for f in report.findings if f.is_rejection),
+            "warnings": len(report.warnings),
+            "vouchers_held_back": total_held_back(report),
+        },
+        "registers": [_register_json(r) for r in report.registers],
+        "findings": [_finding_json(f) for f in report.findings],
+    }
+
+
+def _register_json(reg: RegisterSummary) -> dict[str, Any]:
+    """One register's entry in the JSON document."""
+    plan = reg.plan
+    return {
+        "name": reg.name,
+        "status": reg.status,
+        "read": {"vouchers": reg.vouchers, "lines": reg.lines, "payments": reg.payments},
+        "plan": {
+            "new": plan.new,
+            "unchanged": plan.unchanged,
+            "changed_at_source": plan.changed_at_source,
+            "missing_at_register": plan.missing_at_register,
+            "held_back": plan.held_back,
+            "overwrite_would_update": plan.overwrite_would_update,
+        },
+        "error": reg.error,
+        "samples_missing": [json_safe(s) for s in reg.samples_missing],
+    }
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    """One finding's entry in the JSON document; rejected_keys are summarised by `rows`, not listed."""
+    return {
+        "check": finding.check,
+        "severity": finding.severity.value,
+        "registers": list(finding.registers),
+        "voucher_code": finding.voucher_code,
+        "rows": finding.rows,
+        "message": finding.message,
+        "samples": [json_safe(s) for s in finding.samples],
+    }
+
+
+# ---------------------------------------------------------------- text
+
+_REGISTER_COLUMNS: tuple[tuple[str, ...], ...] = (
+    ("register",),
+    ("status",),
+    ("vouchers",),
+    ("lines",),
+    ("payments",),
+    ("new",),
+    ("unchanged",),
+    ("changed", "at source"),
+    ("missing", "at register"),
+    ("held", "back"),
+)
+
+
+def to_text(report: Report) -> str:
+    """The report as plain text for a terminal or a cron mail: rejections first, then the registers."""
+    sections = [
+        [
+            f"posync validation report for {long_date(report.process_date)}",
+            clean(headline(report)),
+            f"generated {report.generated_at.isoformat(sep=' ', timespec='seconds')}",
+        ],
+        _text_rejections(report),
+        _text_registers(report),
+        _text_warnings(report),
+        ["WHAT TO DO NEXT", *(wrap(step, "  - ", "    ") for step in next_steps(report))],
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def wrap(text: str, first: str, rest: str, width: int = 100) -> str:
+    """Wrap a sentence for a mail, never breaking inside a `command`.
+
+    >>> print(wrap("run `posync import --date 2026-11-26` now", "- ", "  ", width=20))
+    - run
+      `posync import --date 2026-11-26`
+      now
+    """
+    glued = _BACKTICKS.sub(lambda m: m.group().replace(" ", "\x00"), text)
+    lines = textwrap.wrap(glued, width, initial_indent=first, subsequent_indent=rest, break_long_words=False)
+    return "\n".join(lines).replace("\x00", " ")
+
+
+def _text_rejections(report: Report) -> list[str]:
+    """REJECTIONS: each rejection's plain sentence, where it applies, and up to three samples."""
+    found = rejections(report)
+    if not found:
+        return ["REJECTIONS", "  none: nothing is held back"]
+    lines = [f"REJECTIONS ({len(found)}): held back, not imported"]
+    for finding in found:
+        lines.append(f"  x {clean(finding.message)}")
+        where = [f"check {finding.check}", f"registers {', '.join(finding.registers)}"]
+        if finding.voucher_code:
+            where.append(f"voucher code {finding.voucher_code}")
+        scope = "whole register" if finding.severity is Severity.REJECT_REGISTER else "these vouchers"
+        where.append(f"{plural(held_back(finding), 'voucher')} held back ({scope})")
+        lines.append(f"      {clean(' | '.join(where))}")
+        lines.extend(f"        {sample_text(s)}" for s in finding.samples[:TEXT_SAMPLES])
+        if (more := len(finding.samples) - TEXT_SAMPLES) > 0:
+            lines.append(f"        … and {plural(more, 'more sample')}")
+    if report.all_or_nothing:
+        lines.append("  --all-or-nothing is on: the whole batch is held back.")
+    return lines
+
+
+def _text_register_row(reg: RegisterSummary) -> list[str]:
+    """One register's cells for the text table, in _REGISTER_COLUMNS order."""
+    plan = reg.plan
+    counts = (
+        reg.vouchers,
+        reg.lines,
+        reg.payments,
+        plan.new,
+        plan.unchanged,
+        plan.changed_at_source,
+        plan.missing_at_register,
+        plan.held_back,
+    )
+    shown = ("-",) * len(counts) if reg.status == "error" else (f"{n:,}" for n in counts)
+    return [clean(reg.name), clean(reg.status), *shown]
+
+
+def text_table(headers: Sequence[tuple[str, ...]], rows: Sequence[Sequence[str]], left: int = 2) -> list[str]:
+    """Align cells in columns: the first `left` columns flush left, the rest right; headers may wrap.
+
+    >>> print("\\n".join(text_table([("name",), ("held", "back")], [["caja1", "412"]], left=1)))
+    name   held
+           back
+    caja1   412
+    """
+    depth = max(len(h) for h in headers)
+    head = [[*h, *[""] * (depth - len(h))] for h in headers]
+    widths = [max(len(c) for c in [*head[i], *(r[i] for r in rows)]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line([h[d] for h in head]) for d in range(depth)] + [line(r) for r in rows]
+
+
+def _text_registers(report: Report) -> list[str]:
+    """REGISTERS: one row per register with what was read and what an import would do."""
+    if not report.registers:
+        return ["REGISTERS", "  none"]
+    table = text_table(_REGISTER_COLUMNS, [_text_register_row(r) for r in report.registers])
+    lines = ["REGISTERS", *(f"  {row}" for row in table)]
+    lines.extend(f"  {clean(r.name)}: {clean(r.error)}" for r in report.registers if r.error)
+    for reg in report.registers:
+        if reg.samples_missing:
+            lines.append(f"  {clean(reg.name)}: no longer at the register, e.g.")
+            lines.extend(f"    {sample_text(s)}" for s in reg.samples_missing[:TEXT_SAMPLES])
+    return lines
+
+
+def _text_warnings(report: Report) -> list[str]:
+    """WARNINGS grouped by check, with counts; they change nothing."""
+    groups = warnings_by_check(report)
+    if not groups:
+        return ["WARNINGS", "  none"]
+    lines = [f"WARNINGS ({len(report.warnings)}): reported only, nothing is changed or held back"]
+    for check, found in groups.items():
+        rows = sum(f.rows for f in found)
+        lines.append(f"  {clean(check)}: {plural(len(found), 'finding')}, {plural(rows, 'row')}")
+        lines.extend(f"    - {clean(f.message)}" for f in found[:TEXT_WARNINGS_PER_CHECK])
+        if (more := len(found) - TEXT_WARNINGS_PER_CHECK) > 0:
+            lines.append(f"    … and {more:,} more")
+    return lines
+
+
+# ---------------------------------------------------------------- HTML
+
+_BANNERS = {
+    "red": ("Action needed", "Some sales are held back and will not be imported until they are fixed."),
+    "amber": ("Ready to import, with warnings", "Nothing is held back; the warnings below change nothing."),
+    "green": ("All clear", "Every register passed every check."),
+}
+_SCOPES = {Severity.REJECT_REGISTER: "whole register held back", Severity.REJECT_ROWS: "only these vouchers"}
+_REGISTER_HEAD = (
+    '<tr><th rowspan="2">Register</th><th rowspan="2">Status</th><th colspan="3" class="group">'
+    'Read for the day</th><th colspan="5" class="group">An import would</th></tr>'
+    + "<tr>"
+    + "".join(
+        f'<th class="num">{label}</th>'
+        for label in (
+            "Vouchers",
+            "Lines",
+            "Payments",
+            "Add as new",
+            "Skip, unchanged",
+            "Changed at source",
+            "Missing at register",
+            "Hold back",
+        )
+    )
+    + "</tr>"
+)
+
+
+@functools.cache
+def stylesheet() -> str:
+    """The report's CSS, read once from templates/report.css."""
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+
+
+def e(value: Any) -> str:
+    """HTML-escape any value, quotes included, after making it plain text.
+
+    >>> e('<script>alert("x")</script>'), e(decimal.Decimal("1.50")), e(None)
+    ('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;', '1.50', 'null')
+    """
+    return html.escape(value_text(value), quote=True)
+
+
+def prose(text: str) -> str:
+    """Escape a sentence and show its `backticked` commands as code.
+
+    >>> prose("run `posync import --date 2026-11-26` <now>")
+    'run <code>posync import --date 2026-11-26</code> &lt;now&gt;'
+    """
+    return _BACKTICKS.sub(r"<code>\1</code>", html.escape(text, quote=True))
+
+
+def identifier(name: str) -> str:
+    """Escape an identifier and let it wrap after its underscores.
+
+    >>> identifier("code_in_two_registers")
+    'code_<wbr>in_<wbr>two_<wbr>registers'
+    """
+    return e(name).replace("_", "_<wbr>")
+
+
+def _table(table_id: str, head: str, rows: Sequence[str], empty: str, columns: int) -> str:
+    """A table with an id (also its class), a header row block and body rows, or one 'empty' row."""
+    body = rows or [f'<tr class="empty"><td colspan="{columns}">{e(empty)}</td></tr>']
+    return "\n".join(
+        [
+            '<div class="scroll">',
+            f'<table id="{table_id}" class="{table_id}">',
+            f"<thead>{head}</thead>",
+            "<tbody>",
+            *body,
+            "</tbody>",
+            "</table>",
+            "</div>",
+        ]
+    )
+
+
+def _section(title: str, lead: str, *parts: str) -> str:
+    """A titled section with a one-line explanation."""
+    intro = f'<p class="lead">{e(lead)}</p>' if lead else ""
+    return "\n".join(["<section>", f"<h2>{e(title)}</h2>", intro, *parts, "</section>"])
+
+
+def _head(*labels: str) -> str:
+    """One header row; labels starting with '#' are numeric columns."""
+    cells = (f'<th class="num">{e(x[1:])}</th>' if x.startswith("#") else f"<th>{e(x)}</th>" for x in labels)
+    return f"<tr>{''.join(cells)}</tr>"
+
+
+def to_html(report: Report) -> str:
+    """The report as one self-contained HTML page (inline CSS, no scripts, nothing fetched)."""
+    day = report.process_date
+    generated = report.generated_at.isoformat(sep=" ", timespec="minutes")
+    registers = plural(len(report.registers), "register")
+    body = [
+        "<header>",
+        f'<h1>Validation report <span class="date">{e(long_date(day))}</span></h1>',
+        f'<p class="subtitle">Vouchers (comprobantes) of {e(registers)} (cajas), checked before import'
+        f" · generated {e(generated)}</p>",
+        "</header>",
+        _html_banner(report),
+        _html_conflicts(report),
+        _html_registers(report),
+        _html_warnings(report),
+        _html_samples(report),
+        f"<footer>posync · report schema v{SCHEMA_VERSION} · process date {e(day.isoformat())}</footer>",
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>posync validation report — {e(day.isoformat())}</title>\n"
+        f"<style>\n{stylesheet()}</style>\n</head>\n<body>\n<main>\n"
+        + "\n".join(body)
+        + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _html_banner(report: Report) -> str:
+    """The big status banner: colour and words for the overall state, the numbers, the next steps."""
+    colour = level(report)
+    title, meaning = _BANNERS[colour]
+    groups = names_by_status(report)
+    accepted = len(groups["accepted"]) + len(groups["identical"])
+    stats = [
+        ("registers accepted", f"{accepted:,} of {len(report.registers):,}"),
+        ("vouchers held back", f"{total_held_back(report):,}"),
+        ("rejections", f"{len(report.findings) - len(report.warnings):,}"),
+        ("warnings", f"{len(report.warnings):,}"),
+    ]
+    return "\n".join(
+        [
+            f'<section class="banner {colour}" role="status">',
+            f'<p class="state"><span class="icon" aria-hidden="true"></span>{e(title)}</p>',
+            f'<p class="headline">{e(_sentence(", ".join(headline_parts(report))))}. {e(meaning)}</p>',
+            '<dl class="stats">',
+            *(f"<div><dt>{e(label)}</dt><dd>{e(value)}</dd></div>" for label, value in stats),
+            "</dl>",
+            '<h2 class="next">What to do next</h2>',
+            '<ul class="next">',
+            *(f"<li>{prose(step)}</li>" for step in next_steps(report)),
+            "</ul>",
+            "</section>",
+        ]
+    )
+
+
+def _sentence(text: str) -> str:
+    """Upper-case the first letter only."""
+    return text[:1].upper() + text[1:]
+
+
+def _badges(names: Sequence[str]) -> str:
+    """Register names as small badges."""
+    return " ".join(f'<span class="reg">{e(n)}</span>' for n in names)
+
+
+def _sample_link(finding: Finding, index: int) -> str:
+    """A link to the finding's sample rows further down, when it has any."""
+    if not finding.samples:
+        return ""
+    return f' <a class="more" href="#sample-{index}">{e(plural(len(finding.samples), "sample row"))} ↓</a>'
+
+
+def _conflict_row(finding: Finding, index: int) -> str:
+    """One rejection: check, registers, voucher code, vouchers held back, what it means."""
+    return (
+        f"<tr><td><code>{identifier(finding.check)}</code></td><td>{_badges(finding.registers)}</td>"
+        f'<td class="code">{e(finding.voucher_code or "—")}</td>'
+        f'<td class="num strong">{held_back(finding):,}</td>'
+        f'<td>{e(finding.message)}<br><span class="scope">{e(_SCOPES[finding.severity])}</span>'
+        f"{_sample_link(finding, index)}</td></tr>"
+    )
+
+
+def _html_conflicts(report: Report) -> str:
+    """Conflicts and rejections, shown first."""
+    index = {id(f): i for i, f in enumerate(report.findings)}
+    rows = [_conflict_row(f, index[id(f)]) for f in rejections(report)]
+    note = ""
+    if report.all_or_nothing and report.has_rejections:
+        note = (
+            '<p class="note">--all-or-nothing is on: because something is rejected, nothing is imported.</p>'
+        )
+    head = _head("Check", "Registers", "Voucher code", "#Vouchers held back", "What it means")
+    return _section(
+        "Conflicts and rejections",
+        "Held-back vouchers are not imported until they are fixed. Nothing is overwritten or dropped.",
+        note,
+        _table("conflicts", head, rows, "No conflicts: nothing is held back.", 5),
+    )
+
+
+def _html_register_row(reg: RegisterSummary) -> str:
+    """One register: name (and error), status badge, what was read, what an import would do."""
+    plan = reg.plan
+    status = reg.status if reg.status in STATUSES else "unknown"
+    badge = f'<td><span class="badge {status}">{e(reg.status)}</span></td>'
+    if reg.status == "error":
+        error = e(reg.error or "could not be read")
+        return f'<tr><th scope="row">{e(reg.name)}</th>{badge}<td colspan="8" class="error">{error}</td></tr>'
+    note = f'<div class="error">{e(reg.error)}</div>' if reg.error else ""
+    cells = [
+        (reg.vouchers, ""),
+        (reg.lines, ""),
+        (reg.payments, ""),
+        (plan.new, ""),
+        (plan.unchanged, ""),
+        (plan.changed_at_source, " attention"),
+        (plan.missing_at_register, " attention"),
+        (plan.held_back, " strong"),
+    ]
+    numbers = "".join(f'<td class="num{flag if n else ""}">{n:,}</td>' for n, flag in cells)
+    return f'<tr><th scope="row">{e(reg.name)}{note}</th>{badge}{numbers}</tr>'
+
+
+def _html_registers(report: Report) -> str:
+    """Per-register counts."""
+    rows = [_html_register_row(r) for r in report.registers]
+    lead = "What each register (caja) sent for the day, and what an import would do with it."
+    return _section(
+        "Registers", lead, _table("registers", _REGISTER_HEAD, rows, "No registers were checked.", 10)
+    )
+
+
+def _html_warnings(report: Report) -> str:
+    """Warnings grouped by check, with counts."""
+    index = {id(f): i for i, f in enumerate(report.findings)}
+    rows: list[str] = []
+    for check, found in warnings_by_check(report).items():
+        count = f"{plural(len(found), 'finding')}, {plural(sum(f.rows for f in found), 'row')}"
+        rows.append(
+            f'<tr class="check"><th colspan="4"><code>{e(check)}</code> '
+            f'<span class="count">{e(count)}</span></th></tr>'
+        )
+        rows.extend(
+            f'<tr><td>{_badges(f.registers)}</td><td class="code">{e(f.voucher_code or "—")}</td>'
+            f'<td class="num">{f.rows:,}</td><td>{e(f.message)}{_sample_link(f, index[id(f)])}</td></tr>'
+            for f in found
+        )
+    head = _head("Registers", "Voucher code", "#Rows", "What it means")
+    lead = "Reported only: warnings never hold data back and never change it."
+    return _section("Warnings", lead, _table("warnings", head, rows, "No warnings.", 4))
+
+
+def _sample_table(samples: Sequence[Mapping[str, Any]]) -> str:
+    """Sample rows as a table whose columns are the union of their keys."""
+    keys = list(dict.fromkeys(k for s in samples for k in s))
+    head = "".join(f"<th>{e(k)}</th>" for k in keys)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{e(s[k]) if k in s else ''}</td>" for k in keys) + "</tr>" for s in samples
+    )
+    table = f'<table class="samples"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="scroll">{table}</div>'
+
+
+def _details(anchor: str, badge: str, kind: str, title: str, samples: Sequence[Mapping[str, Any]]) -> str:
+    """One collapsible block of sample rows."""
+    ident = f' id="{anchor}"' if anchor else ""
+    count = e(plural(len(samples), "row"))
+    return (
+        f'<details{ident}><summary><span class="badge {badge}">{e(kind)}</span> {e(title)} '
+        f'<span class="count">{count}</span></summary>{_sample_table(samples)}</details>'
+    )
+
+
+def _html_samples(report: Report) -> str:
+    """Sample rows of every finding, rejections first, then vouchers no longer at a register."""
+    ordered = sorted(enumerate(report.findings), key=lambda pair: not pair[1].is_rejection)
+    blocks = [
+        _details(
+            f"sample-{i}",
+            "rejected" if f.is_rejection else "warning",
+            "rejection" if f.is_rejection else "warning",
+            f.message,
+            f.samples,
+        )
+        for i, f in ordered
+        if f.samples
+    ]
+    blocks += [
+        _details(
+            "",
+            "partial",
+            "missing",
+            f"{r.name}: imported vouchers no longer at the register",
+            r.samples_missing,
+        )
+        for r in report.registers
+        if r.samples_missing
+    ]
+    if not blocks:
+        return ""
+    return _section(
+        "Sample rows", "A few of the rows behind each finding, as read from the register.", *blocks
+    )
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def render(report: Report, fmt: str) -> str:
+    """Render the report as "text", "json" (indent 2, UTF-8 kept, key order kept) or "html"."""
+    if fmt == "text":
+        return to_text(report)
+    if fmt == "json":
+        return json.dumps(to_json(report), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    if fmt == "html":
+        return to_html(report)
+    raise ValueError(f"unknown report format {fmt!r}; expected one of: {', '.join(FORMATS)}")
