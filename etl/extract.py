@@ -64,19 +64,43 @@ def _cast(expression: exp.Expression, type_: str) -> exp.Expression:
     return exp.TryCast(this=expression, to=exp.DataType.build(type_, dialect="duckdb"))
 
 
-def _bad_condition(expression: exp.Expression, type_: str) -> exp.Expression:
+INTEGERS = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
+# (source type, canonical type) pairs whose cast can never fail or lose anything.
+_WIDENING = {("INTEGER", "BIGINT"), ("SMALLINT", "BIGINT"), ("TINYINT", "BIGINT"), ("SMALLINT", "INTEGER"),
+             ("TINYINT", "INTEGER"), ("DATE", "TIMESTAMP")}
+
+
+def _cast_can_fail(source_type: str | None, type_: str) -> bool:
+    """Whether a plain column of source_type may fail (or round) casting to type_.
+
+    >>> _cast_can_fail("DECIMAL(18,2)", "DECIMAL(18,2)"), _cast_can_fail("DOUBLE", "DECIMAL(18,2)")
+    (False, True)
+    """
+    if source_type is None:
+        return True
+    source = source_type.upper().replace(" ", "")
+    return source != type_.replace(" ", "") and (source, type_) not in _WIDENING
+
+
+def _bad_condition(expression: exp.Expression, type_: str, source_type: str | None) -> exp.Expression:
     """True when the source had a value but it did not cast (or lost digits casting to an integer)."""
     refs = [c for c in expression.find_all(exp.Column)]
     present = exp.or_(*[exp.Not(this=exp.Is(this=r.copy(), expression=exp.Null())) for r in refs]) if refs else None
     failed: exp.Expression = exp.Is(this=_cast(expression, type_), expression=exp.Null())
-    if type_ in INTEGER_TYPES:  # TRY_CAST('12.5' AS BIGINT) rounds to 13: refuse instead
-        exact = exp.NEQ(this=_cast(expression, "DECIMAL(38,6)"), expression=_cast(expression, type_))
+    if type_ in INTEGER_TYPES and (source_type or "").upper() not in INTEGERS:
+        # TRY_CAST('12.5' AS BIGINT) rounds to 13: refuse instead
+        exact = exp.NEQ(this=_cast(expression, "DOUBLE"), expression=_cast(expression, type_))
         failed = exp.or_(failed, exact)
     return exp.and_(present, failed) if present is not None else exp.false()
 
 
-def select_for(table_map: TableMapping, source_catalog: str) -> exp.Select:
-    """SELECT every canonical column of one table, TRY_CAST, plus the `_bad` column list."""
+def select_for(table_map: TableMapping, source_catalog: str, types: dict[str, str] | None = None) -> exp.Select:
+    """SELECT every canonical column of one table, TRY_CAST, plus the `_bad` column list.
+
+    types (source column, lower case → DuckDB type) lets plain columns whose cast cannot fail
+    skip the `_bad` test: that test is most of the extraction's cost on typed registers.
+    """
+    types = types or {}
     table = TABLES[table_map.canonical]
     projections: list[exp.Expression] = []
     bad_parts: list[exp.Expression] = []
@@ -87,10 +111,12 @@ def select_for(table_map: TableMapping, source_catalog: str) -> exp.Select:
             continue
         source = _qualified(mapped)
         projections.append(exp.alias_(_cast(source, type_), column, quoted=True))
-        if type_ != "VARCHAR":  # any value casts to text
-            bad_parts.append(exp.Case().when(_bad_condition(source, type_), exp.Literal.string(column)))
+        source_type = types.get(mapped.name.lower()) if isinstance(mapped, exp.Column) else None
+        if type_ != "VARCHAR" and _cast_can_fail(source_type, type_):  # any value casts to text
+            bad_parts.append(exp.Case().when(_bad_condition(source, type_, source_type), exp.Literal.string(column)))
     # Anonymous: sqlglot would otherwise rewrite concat_ws with NULL guards we don't want.
-    bad = exp.Anonymous(this="concat_ws", expressions=[exp.Literal.string(","), *bad_parts]) if bad_parts else exp.Null()
+    bad = (exp.Anonymous(this="concat_ws", expressions=[exp.Literal.string(","), *bad_parts])
+           if bad_parts else exp.Null())
     projections.append(exp.alias_(exp.func("nullif", bad, exp.Literal.string("")), "_bad"))
     source_table = exp.Table(
         this=exp.to_identifier(table_map.source, quoted=True),
@@ -109,41 +135,51 @@ def _date_filter(table_map: TableMapping, process_date: dt.date) -> exp.Expressi
     return exp.or_(exp.EQ(this=date, expression=day), exp.Is(this=date.copy(), expression=exp.Null()))
 
 
-def voucher_select(mapping: Mapping, catalog: str, process_date: dt.date) -> exp.Select:
-    return select_for(mapping.tables["vouchers"], catalog).where(_date_filter(mapping.tables["vouchers"], process_date))
-
-
-def child_select(mapping: Mapping, table: str, catalog: str, register: str) -> exp.Select:
-    """Lines or payments of the staged headers, plus orphans (no header at the register at all)."""
-    child = select_for(mapping.tables[table], catalog).subquery("c")
+def voucher_select(mapping: Mapping, catalog: str, process_date: dt.date, types: SourceTypes) -> exp.Select:
     headers = mapping.tables["vouchers"]
-    keys = ("voucher_code", "number")
-    header_keys = exp.select(
-        *[exp.alias_(_cast(_qualified(headers.columns[k]), TABLES["vouchers"].type_of(k)), k)  # type: ignore[arg-type]
-          for k in keys]
-    ).from_(exp.Table(this=exp.to_identifier(headers.source, quoted=True),
-                      catalog=exp.to_identifier(catalog, quoted=True),
-                      alias=exp.TableAlias(this=exp.to_identifier(SRC))))
-    staged = exp.select("1").from_(exp.to_table(stage_table("vouchers")).as_("s")).where(
-        exp.EQ(this=exp.column("register", "s"), expression=exp.Literal.string(register)),
-        "s.voucher_code = c.voucher_code AND s.number = c.number",
+    return select_for(headers, catalog, types.get("vouchers")).where(_date_filter(headers, process_date))
+
+
+def child_select(mapping: Mapping, table: str, catalog: str, process_date: dt.date,
+                 types: SourceTypes) -> exp.Select:
+    """Lines or payments of that date's headers, plus orphans (no header at the register at all).
+
+    One pass over the header table: its keys, grouped, with whether any header of that key is
+    in the batch; lines join to it, and a line with no header anywhere comes along to be rejected.
+    """
+    child = select_for(mapping.tables[table], catalog, types.get(table)).subquery("c")
+    headers = mapping.tables["vouchers"]
+    keys = [exp.alias_(_cast(_qualified(headers.columns[k]), TABLES["vouchers"].type_of(k)), k)  # type: ignore[arg-type]
+            for k in ("voucher_code", "number")]
+    in_batch = exp.alias_(exp.func("bool_or", _date_filter(headers, process_date)), "in_batch")
+    header_keys = (
+        exp.select(*keys, in_batch)
+        .from_(exp.Table(this=exp.to_identifier(headers.source, quoted=True),
+                         catalog=exp.to_identifier(catalog, quoted=True),
+                         alias=exp.TableAlias(this=exp.to_identifier(SRC))))
+        .group_by("1", "2")
     )
-    anywhere = exp.select("1").from_(header_keys.subquery("h")).where(
-        "h.voucher_code = c.voucher_code AND h.number = c.number"
+    return (
+        exp.select("c.*").from_(child)
+        .join(header_keys.subquery("h"), on="h.voucher_code = c.voucher_code AND h.number = c.number",
+              join_type="left")
+        .where("h.in_batch OR h.number IS NULL")
     )
-    return exp.select("c.*").from_(child).where(
-        exp.or_(exp.Exists(this=staged), exp.Not(this=exp.Exists(this=anywhere)))
-    )
+
+
+SourceTypes = dict[str, dict[str, str]]  # canonical table -> source column (lower case) -> DuckDB type
 
 
 def check_columns(con: duckdb.DuckDBPyConnection, catalog: str, register: str, mapping: Mapping,
-                  tables: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """Refuse schema drift the mapping can't absorb; return unmapped columns (FAULTS 8, 9)."""
+                  tables: tuple[str, ...]) -> tuple[SourceTypes, dict[str, tuple[str, ...]]]:
+    """Refuse schema drift the mapping can't absorb (FAULTS 9); return source types and unmapped columns (8)."""
     rows = con.execute(
-        "SELECT table_name, list(column_name) FROM duckdb_columns() WHERE database_name = ? GROUP BY table_name",
-        [catalog],
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = ?", [catalog]
     ).fetchall()
-    actual = {name.lower(): {c.lower(): c for c in cols} for name, cols in rows}
+    actual: dict[str, dict[str, tuple[str, str]]] = {}
+    for table_name, column, type_ in rows:
+        actual.setdefault(table_name.lower(), {})[column.lower()] = (column, type_)
+    types: SourceTypes = {}
     unmapped: dict[str, tuple[str, ...]] = {}
     for table in tables:
         tm = mapping.tables[table]
@@ -159,51 +195,80 @@ def check_columns(con: duckdb.DuckDBPyConnection, catalog: str, register: str, m
                     f"register {register}: {tm.source}.{column} missing, needed for {table}.{canonical} "
                     f"(mapping {mapping.file}, {mapping.json_path(table, canonical)})."
                 )
+        types[table] = {low: type_ for low, (_, type_) in present.items()}
         used = {c.lower() for c in tm.source_columns()}
-        extra = tuple(sorted(c for low, c in present.items() if low not in used))
+        extra = tuple(sorted(name for low, (name, _) in present.items() if low not in used))
         if extra:
             unmapped[table] = extra
-    return unmapped
+    return types, unmapped
 
 
 def _stream_into(con: duckdb.DuckDBPyConnection, query: exp.Expression, table: str, register: str) -> int:
-    """Run the extraction on a cursor and stream its Arrow batches into the temp staging table."""
+    """Run the extraction on a cursor and stream its Arrow batches into the staging table."""
     cursor = con.cursor()
     try:
-        reader = cursor.execute(query.sql("duckdb")).to_arrow_reader(BATCH_ROWS)  # noqa: F841 (scanned by name)
-        before = con.execute(f"SELECT count(*) FROM {stage_table(table)}").fetchone()[0]  # type: ignore[index]
-        con.execute(f"INSERT INTO {stage_table(table)} SELECT ?, * FROM reader", [register])
-        after = con.execute(f"SELECT count(*) FROM {stage_table(table)}").fetchone()[0]  # type: ignore[index]
+        con.register("extracted_batches", cursor.execute(query.sql("duckdb")).to_arrow_reader(BATCH_ROWS))
+        result = con.execute(
+            f"INSERT INTO {stage_table(table)} SELECT ?, * FROM extracted_batches", [register]
+        ).fetchone()
     finally:
+        con.unregister("extracted_batches")
         cursor.close()
-    return int(after - before)
+    return int(result[0]) if result else 0
+
+
+# Raised by the SQLite scanner when a value does not match its column's declared type.
+_TYPE_ERRORS = (duckdb.TypeMismatchException, duckdb.ConversionException)
 
 
 def extract_vouchers(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping,
                      process_date: dt.date, alias: str) -> Extracted:
-    """Attach the staged copy, check its schema, and stage that date's vouchers, lines and payments."""
+    """Attach the staged copy, check its schema, and stage that date's vouchers, lines and payments.
+
+    A SQLite register is read with its declared types first (fast); if a value does not match
+    its declared type (SQLite allows that), it is read again as text, so that posync's own
+    casts can reject the offending rows with samples instead of failing the register.
+    """
+    try:
+        return _extract(con, snapshot, mapping, process_date, alias, as_text=False)
+    except _TYPE_ERRORS:
+        if snapshot.engine.name != "sqlite":
+            raise
+        discard(con, snapshot.register, STAGED_TABLES)
+        return _extract(con, snapshot, mapping, process_date, alias, as_text=True)
+
+
+STAGED_TABLES = ("voucher_types", *VOUCHER_TABLES)
+
+
+def _extract(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping, process_date: dt.date,
+             alias: str, as_text: bool) -> Extracted:
     register = snapshot.register
     checkpoint("attach")
     try:
         load_extension(con, snapshot.engine.extension)
-        if snapshot.engine.name == "sqlite":  # SQLite types are advisory: read text, cast it ourselves
-            con.execute("SET GLOBAL sqlite_all_varchar = true")
+        if snapshot.engine.name == "sqlite":  # must be set before ATTACH: column types bind there
+            con.execute(f"SET GLOBAL sqlite_all_varchar = {'true' if as_text else 'false'}")
         attach(con, snapshot.target, alias, snapshot.engine, read_only=True)
     except duckdb.Error as err:
         raise PosyncError(f"register {register}: cannot open the database ({_first_line(err)}).") from None
     try:
-        tables = ("voucher_types", *VOUCHER_TABLES) if "voucher_types" in mapping.tables else VOUCHER_TABLES
-        unmapped = check_columns(con, alias, register, mapping, tables)
+        tables = STAGED_TABLES if "voucher_types" in mapping.tables else VOUCHER_TABLES
+        types, unmapped = check_columns(con, alias, register, mapping, tables)
         checkpoint("extract")
         counts: dict[str, int] = {}
         try:
             if "voucher_types" in mapping.tables:
-                counts["voucher_types"] = _stream_into(
-                    con, select_for(mapping.tables["voucher_types"], alias), "voucher_types", register
-                )
-            counts["vouchers"] = _stream_into(con, voucher_select(mapping, alias, process_date), "vouchers", register)
+                query = select_for(mapping.tables["voucher_types"], alias, types.get("voucher_types"))
+                counts["voucher_types"] = _stream_into(con, query, "voucher_types", register)
+            counts["vouchers"] = _stream_into(
+                con, voucher_select(mapping, alias, process_date, types), "vouchers", register
+            )
             for table in ("voucher_lines", "payments"):
-                counts[table] = _stream_into(con, child_select(mapping, table, alias, register), table, register)
+                query = child_select(mapping, table, alias, process_date, types)
+                counts[table] = _stream_into(con, query, table, register)
+        except _TYPE_ERRORS:
+            raise
         except duckdb.Error as err:
             raise PosyncError(
                 f"register {register}: reading it through mapping {mapping.file} failed ({_first_line(err)})."
@@ -221,4 +286,3 @@ def discard(con: duckdb.DuckDBPyConnection, register: str, tables: tuple[str, ..
     """Drop whatever one register staged (after it failed half-way)."""
     for table in tables:
         con.execute(f"DELETE FROM {stage_table(table)} WHERE register = ?", [register])
-

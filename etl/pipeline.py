@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from etl import extract, ledger, merge, staging
+from etl import extract, ledger, merge, postgres, staging
 from etl.errors import ConfigError, PosyncError
 from etl.faults import checkpoint
 from etl.ledger import Counts
@@ -102,7 +102,8 @@ def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: 
         say(remote.name, "copying")
         snapshot = staging.stage(remote.name, remote.path, root)
         result.sha = snapshot.sha256
-        if not request.validate_only and _already_imported(store, remote.name, request, snapshot.sha256):
+        if (snapshot.sha256 and not request.validate_only
+                and _already_imported(store, remote.name, request, snapshot.sha256)):
             result.status = "identical"
             say(remote.name, "already imported, identical")
             return result
@@ -111,6 +112,13 @@ def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: 
         alias = f"reg_{remote.name}"
         extracted = extract.extract_vouchers(store.con, snapshot, mapping, request.process_date, alias)
         result.counts, result.unmapped = extracted.counts, extracted.unmapped
+        if not snapshot.sha256:  # PostgreSQL, read in place: the date's staged rows are the snapshot
+            result.sha = postgres.snapshot_digest(store.con, remote.name, TABLES)
+            if not request.validate_only and _already_imported(store, remote.name, request, result.sha):
+                extract.discard(store.con, remote.name, TABLES)
+                result.status, result.counts = "identical", {}
+                say(remote.name, "already imported, identical")
+                return result
         say(remote.name, f"{extracted.counts.get('vouchers', 0):,} vouchers, "
                          f"{extracted.counts.get('voucher_lines', 0):,} lines")
     except PosyncError as err:

@@ -7,12 +7,11 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl import ledger
+from etl import ledger, postgres
 from etl.engines import ENGINES, is_postgres_uri, sniff
 from etl.errors import ConfigError, PosyncError
 from etl.mapping import load_mapping
@@ -42,11 +41,7 @@ def check_name(name: str) -> str:
 def resolve_path(path: str) -> tuple[str, str]:
     """Canonicalise a register path: (path to store, engine). A folder must hold exactly one database."""
     if is_postgres_uri(path):
-        parsed = urllib.parse.urlsplit(path)
-        if parsed.password:
-            raise ConfigError(
-                "leave the password out of the PostgreSQL URI; posync reads it from PGPASSWORD or ~/.pgpass."
-            )
+        postgres.refuse_password(path, "a register")  # user:pw@ or ?password=: it would be stored and logged
         return path, "postgres"
     candidate = Path(path).expanduser().resolve()
     if not candidate.exists():
@@ -106,6 +101,8 @@ def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_che
         stored, engine = str(Path(path).expanduser().resolve()), _guess_engine(path)
     else:
         stored, engine = resolve_path(path)
+        if engine == "postgres" and not no_check:
+            _check_postgres(stored)
     with store.transaction() as con:
         if con.execute("SELECT 1 FROM remotes WHERE name = ?", [name]).fetchone():
             raise ConfigError(f"a register named {name} already exists; use `posync remote edit {name}`.")
@@ -123,7 +120,11 @@ def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str
     if mapping:
         load_mapping(mapping)
     stored, engine = current.path, current.engine
-    if path:
+    if path and is_postgres_uri(path):  # a URI is stored as given (never resolved as a file path)
+        stored, engine = resolve_path(path)
+        if not no_check:
+            _check_postgres(stored)
+    elif path:
         stored, engine = (str(Path(path).resolve()), _guess_engine(path)) if no_check else resolve_path(path)
     updated = Remote(name, stored, ip if ip is not None else current.ip, mapping or current.mapping, engine)
     with store.transaction() as con:
@@ -144,10 +145,18 @@ def remove(store: Store, name: str) -> None:
         ledger.log(con, "remote remove", "ok", "imported data and code ownership kept", register=name)
 
 
+def _check_postgres(uri: str) -> None:
+    """Connect once (bounded timeout) so a typo is caught at `remote add`, like a missing file is."""
+    try:
+        postgres.connect(uri, "register").close()
+    except PosyncError as err:
+        raise ConfigError(f"{err} Pass --no-check to register it anyway.") from None
+
+
 def reachable(remote: Remote) -> bool:
-    """Whether the register's file can be seen right now (PostgreSQL: not probed here)."""
+    """Whether the register can be seen right now: its file exists, or its PostgreSQL server answers."""
     if remote.engine == "postgres":
-        return True
+        return postgres.probe(remote.path)
     return Path(remote.path).is_file()
 
 
@@ -168,7 +177,8 @@ def listing(store: Store) -> list[dict[str, Any]]:
         remote = Remote(name, path, ip, mapping, engine)
         out.append({
             "name": name, "path": path, "ip": ip, "mapping": mapping, "engine": engine,
-            "reachable": reachable(remote), "last_import": last.isoformat(sep=" ", timespec="seconds") if last else None,
+            "reachable": reachable(remote),
+            "last_import": last.isoformat(sep=" ", timespec="seconds") if last else None,
             "codes": list(codes or []),
         })
     return out
@@ -187,7 +197,8 @@ def open_folder(remote: Remote) -> tuple[Path, bool]:
     """
     folder = folder_of(remote)
     opener = {"darwin": "open", "win32": "explorer"}.get(sys.platform, "xdg-open")
-    has_desktop = sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    desktop_env = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    has_desktop = sys.platform in ("darwin", "win32") or bool(desktop_env)
     if not has_desktop or not shutil.which(opener):
         return folder, False
     subprocess.Popen([opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603

@@ -84,10 +84,12 @@ def _copy_once(files: list[Path], dest_dir: Path) -> tuple[bool, str]:
 
 def stage(register: str, source: str, staging_root: Path) -> Snapshot:
     """Copy a register to staging_root/<register>/ and hash it; the caller attaches and checks it."""
-    if is_postgres_uri(source):
+    if is_postgres_uri(source):  # read in place: check it answers (bounded), attach with a connect timeout
+        from etl import postgres
         from etl.engines import ENGINES
 
-        return Snapshot(register, source, ENGINES["postgres"], "")
+        postgres.check_register(register, source)
+        return Snapshot(register, postgres.connect_uri(source), ENGINES["postgres"], "")
     path = Path(source)
     checkpoint("copy")
     if not _bounded(register, "reaching the file", path.exists):
@@ -105,7 +107,9 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
         except OSError as err:
             shutil.rmtree(dest, ignore_errors=True)
             if err.errno == 28:  # ENOSPC
-                raise PosyncError(f"register {register}: disk full at {dest} while staging; free space, rerun.") from None
+                raise PosyncError(
+                    f"register {register}: disk full at {dest} while staging; free space, then rerun."
+                ) from None
             raise TransientError(f"register {register}: copy failed ({err.strerror}); it will be retried.") from None
         if stable:
             return Snapshot(register, str(dest / path.name), engine, sha)

@@ -232,9 +232,8 @@ def test_a_register_that_cannot_be_read_does_not_stop_the_others(
 
 
 def test_numbering_gaps_and_enforced_range(posync: Posync, three_registers: list[Path]) -> None:
-    sqlite_exec(three_registers[0], "DELETE FROM voucher_lines WHERE voucher_code = 'FV1' AND number BETWEEN 1004 AND 1006",
-                "DELETE FROM payments WHERE voucher_code = 'FV1' AND number BETWEEN 1004 AND 1006",
-                "DELETE FROM vouchers WHERE voucher_code = 'FV1' AND number BETWEEN 1004 AND 1006")
+    sqlite_exec(three_registers[0], *[f"DELETE FROM {t} WHERE voucher_code = 'FV1' AND number BETWEEN 1004 AND 1006"
+                                      for t in ("voucher_lines", "payments", "vouchers")])
     assert posync("numbering", "set", "FV2", "--prefix", "SETT", "--from", "1001", "--to", "1010",
                   "--enforce").exit_code == 0
 

@@ -171,7 +171,8 @@ def totals(batches: Batches, ctx: Context) -> list[Finding]:
             registers=(register,),
             voucher_code=group[0]["voucher_code"],
             rows=len(group),
-            message=f"{register}: {len(group)} voucher(s) whose total differs from its lines or payments by more than 0.01",
+            message=(f"{register}: {len(group)} voucher(s) whose total differs from its lines or payments "
+                     "by more than 0.01"),
             samples=tuple(group[: ctx.sample_size]),
         )
         for register, group in _by_register(rows).items()
