@@ -1,0 +1,173 @@
+"""`catalogs load TABLE FILE`: fill one of main's catalogs from CSV or Parquet, checked before anything is written.
+
+Every value is read as text and cast by posync to the canonical type (Parquet columns too, so a
+DOUBLE 12.1 is the decimal 12.10, not 12.0999…). The load is refused, naming rows and values,
+when the key column is missing, a key is empty or repeated, or a value does not cast (or would
+lose digits: 12.345 in a DECIMAL(18,2)). By default the file becomes the catalog (rows it lacks
+are deleted from main); with merge=True its rows are added or updated and the others are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from etl import ledger
+from etl.catalogs.plan import Target, hash_sql, lit
+from etl.errors import ConfigError
+from etl.ledger import Counts
+from etl.schema import CATALOG_TABLES, TABLES
+from etl.store import Store, quote
+
+RAW = "temp.catalog_load_raw"
+SAMPLES = 5
+READERS = {".csv": "read_csv({path}, header = true, all_varchar = true)",
+           ".parquet": "read_parquet({path})", ".pq": "read_parquet({path})"}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    table: str
+    file: Path
+    rows: int
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+    missing_columns: tuple[str, ...]  # canonical columns the file lacks (left empty)
+    merge: bool
+
+
+def load_catalog(store: Store, table: str, file: Path, merge: bool = False) -> LoadResult:
+    """Check the file, then replace (or merge into) main's catalog in one transaction, logged."""
+    if table not in CATALOG_TABLES:
+        raise ConfigError(f"{table!r} is not a catalog; catalogs are {', '.join(CATALOG_TABLES)}.")
+    file = Path(file)
+    if not file.is_file():
+        raise ConfigError(f"{file}: no such file.")
+    reader = READERS.get(file.suffix.lower())
+    if reader is None:
+        kind = file.suffix or "(no extension)"
+        raise ConfigError(f"{file.name}: unknown format {kind}; give a .csv or .parquet file.")
+    con = store.con
+    _read(con, file, reader)
+    try:
+        columns = _columns(con, table, file)
+        _check_values(con, table, file, columns)
+        rows = _count(con, f"SELECT count(*) FROM {RAW}")
+        if not rows:
+            raise ConfigError(f"{file.name}: the file has no rows; nothing was loaded.")
+        _check_keys(con, table, file)
+        return _write(store, table, file, columns, rows, merge)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {RAW}")
+        con.execute("DROP TABLE IF EXISTS temp.catalog_load_rows")
+
+
+def _read(con: duckdb.DuckDBPyConnection, file: Path, reader: str) -> None:
+    source = reader.format(path=lit(str(file.resolve())))
+    try:
+        names = [d[0] for d in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        text = ", ".join(f"CAST({quote(n)} AS VARCHAR) AS {quote(n.strip().lower())}" for n in names)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE catalog_load_raw AS "
+                    f"SELECT row_number() OVER () AS _row, {text} FROM {source}")
+    except duckdb.Error as err:
+        first = str(err).strip().splitlines()[0][:300]
+        raise ConfigError(f"{file.name}: cannot be read as {file.suffix.lstrip('.').upper()} ({first}).") from None
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> tuple[str, ...]:
+    """The canonical columns the file has; refuse unknown columns and a missing key."""
+    present = [r[0] for r in con.execute(f"DESCRIBE {RAW}").fetchall() if r[0] != "_row"]
+    known = TABLES[table].column_names
+    unknown = [c for c in present if c not in known]
+    if unknown:
+        raise ConfigError(f"{file.name}: unknown column(s) {', '.join(unknown)} for {table} "
+                          f"(its columns: {', '.join(known)}).")
+    key = TABLES[table].key[0]
+    if key not in present:
+        raise ConfigError(f"{file.name}: no {key} column, the key of {table} (columns found: "
+                          f"{', '.join(present) or 'none'}).")
+    return tuple(c for c in known if c in present)
+
+
+def _bad(column: str, type_: str) -> str:
+    """SQL condition: the text value is present but does not cast to the type exactly."""
+    value = quote(column)
+    if type_ == "VARCHAR":
+        return f"strpos({value}, chr(0)) > 0"
+    cast = f"TRY_CAST({value} AS {type_})"
+    if type_.startswith("DECIMAL"):  # refuse digits the type would round away
+        return f"{value} IS NOT NULL AND ({cast} IS NULL OR TRY_CAST({value} AS DECIMAL(38,12)) <> {cast})"
+    return f"{value} IS NOT NULL AND {cast} IS NULL"
+
+
+def _check_values(con: duckdb.DuckDBPyConnection, table: str, file: Path, columns: tuple[str, ...]) -> None:
+    t = TABLES[table]
+    checks = [f"SELECT _row, {lit(c)} AS col, {quote(c)} AS val, {lit(t.type_of(c))} AS type FROM {RAW} "
+              f"WHERE {_bad(c, t.type_of(c))}" for c in columns]
+    found = con.execute(f"SELECT *, count(*) OVER () FROM ({' UNION ALL '.join(checks)}) ORDER BY _row, col "
+                        f"LIMIT {SAMPLES}").fetchall()
+    if found:
+        samples = "; ".join(
+            f"row {r}: {c} {v!r} is not {'text without NUL characters' if ty == 'VARCHAR' else ty}"
+            for r, c, v, ty, _ in found)
+        raise ConfigError(f"{file.name}: {found[0][4]:,} value(s) do not cast ({samples}); fix them and load again.")
+
+
+def _check_keys(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
+    key = quote(TABLES[table].key[0])
+    empty = con.execute(f"SELECT _row FROM {RAW} WHERE {key} IS NULL OR trim({key}) = '' ORDER BY _row "
+                        f"LIMIT {SAMPLES}").fetchall()
+    if empty:
+        rows = ", ".join(str(r[0]) for r in empty)
+        raise ConfigError(f"{file.name}: {TABLES[table].key[0]} is empty on row(s) {rows}; every row needs its key.")
+    dupes = con.execute(
+        f"SELECT {key}, list(_row ORDER BY _row), count(*) OVER () FROM {RAW} GROUP BY {key} HAVING count(*) > 1 "
+        f"ORDER BY min(_row) LIMIT {SAMPLES}").fetchall()
+    if dupes:
+        shown = "; ".join(f"{k!r} on rows {', '.join(map(str, r[:4]))}" for k, r, _ in dupes)
+        raise ConfigError(f"{file.name}: {dupes[0][2]:,} {TABLES[table].key[0]} value(s) appear more than once "
+                          f"({shown}); a catalog needs one row per key.")
+
+
+def _write(store: Store, table: str, file: Path, columns: tuple[str, ...], rows: int, merge: bool) -> LoadResult:
+    t = TABLES[table]
+    key = quote(t.key[0])
+    select = ", ".join(
+        (f"CAST({quote(c)} AS {ty})" if c in columns else f"CAST(NULL AS {ty})") + f" AS {quote(c)}"
+        for c, ty in t.columns)
+    everything = Target(table, table, tuple((c, c) for c in t.column_names))
+    con = store.con
+    con.execute(f"CREATE OR REPLACE TEMP TABLE catalog_load_rows AS SELECT {select} FROM {RAW} ORDER BY {key}")
+    new = "temp.catalog_load_rows"
+    counts = con.execute(
+        f"SELECT count(*) FILTER (o.k IS NULL), count(*) FILTER (o.k IS NOT NULL AND o.h <> n.h), "
+        f"count(*) FILTER (o.k IS NOT NULL AND o.h = n.h) "
+        f"FROM (SELECT {key} AS k, {hash_sql(everything)} AS h FROM {new}) n "
+        f"LEFT JOIN (SELECT {key} AS k, {hash_sql(everything)} AS h FROM {quote(table)}) o USING (k)"
+    ).fetchone()
+    assert counts is not None
+    inserted, updated, unchanged = (int(x) for x in counts)
+    deleted = 0 if merge else _count(con, f"SELECT count(*) FROM {quote(table)} WHERE {key} NOT IN "
+                                          f"(SELECT {key} FROM {new})")
+    missing = tuple(c for c in t.column_names if c not in columns)
+    with store.transaction() as tx:
+        if merge:
+            tx.execute(f"DELETE FROM {quote(table)} WHERE {key} IN (SELECT {key} FROM {new})")
+        else:
+            tx.execute(f"DELETE FROM {quote(table)}")
+        tx.execute(f"INSERT INTO {quote(table)} SELECT * FROM {new}")
+        how = "merged into" if merge else "replaced"
+        note = f"; columns not in the file left empty: {', '.join(missing)}" if missing else ""
+        ledger.log(tx, "catalog load", "ok",
+                   f"{table} {how} from {file.name}: +{inserted:,} ~{updated:,} -{deleted:,}{note}",
+                   counts=Counts(read=rows, inserted=inserted, updated=updated, skipped=unchanged))
+    return LoadResult(table, file, rows, inserted, updated, deleted, unchanged, missing, merge)
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
