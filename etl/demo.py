@@ -8,6 +8,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+
+from etl.engines import ENGINES, attach, load_extension
+from etl.paths import sql_string
 from sample_data import SampleSpec, generate
 
 DEMO_START = dt.date(2026, 11, 25)
@@ -21,6 +25,56 @@ def build_registers(folder: Path) -> dict[str, tuple[Path, str]]:
     legacy = generate(folder, SampleSpec(registers=1, start=DEMO_START, days=2, vouchers_per_day=25, products=60,
                                          customers=20, flavour="legacy_es", names=("caja4",)))
     return {p.stem: (p, "canonical") for p in canonical} | {p.stem: (p, "legacy_es") for p in legacy}
+
+
+def build_catalogs(folder: Path, register: Path) -> None:
+    """Main's catalogs as the ERP would export them: caja1's, with two new prices, one product
+    added and one dropped; and a one-row products file for the refused replace."""
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        load_extension(con, "sqlite_scanner")
+        attach(con, str(register), "reg", ENGINES["sqlite"])
+        for table in ("taxes", "payment_methods", "customers"):
+            con.execute(f"COPY (SELECT * FROM reg.{table}) TO {sql_string(str(folder / f'{table}.csv'))} (HEADER)")
+        con.execute(
+            f"""COPY (
+                  SELECT * REPLACE (CASE product_id WHEN 'P00001' THEN 42000 WHEN 'P00002' THEN 79900
+                                    ELSE price END AS price)
+                  FROM reg.products WHERE product_id <> (SELECT max(product_id) FROM reg.products)
+                  UNION ALL
+                  SELECT 'P09999', 'Arepa de choclo', '7700000099996', 'Panadería', 'UND', 3500, 'IVA5', 1,
+                         '2026-11-27 08:00:00'
+                  ORDER BY product_id)
+                TO {sql_string(str(folder / 'products.csv'))} (HEADER)"""
+        )
+        con.execute(f"COPY (SELECT * FROM reg.products LIMIT 1) TO {sql_string(str(folder / 'tiny.csv'))} (HEADER)")
+    finally:
+        con.close()
+
+
+def catalog_steps(db: str, folder: Path) -> list[tuple[str, list[str]]]:
+    """The catalog part of the tour (Actualizar catálogos)."""
+    cats = folder / "catalogs"
+    steps = [(f"main's {t} from the ERP's export", ["--db", db, "catalogs", "load", t, str(cats / f"{t}.csv")])
+             for t in ("taxes", "payment_methods", "customers", "products")]
+    return steps + [
+        ("the SQL a partial push would run on caja1, in SQLite's dialect",
+         ["--db", db, "catalogs", "diff", "--remote", "caja1", "--table", "products"]),
+        ("the same change in the legacy register's own names (productos, codigo, precio)",
+         ["--db", db, "catalogs", "diff", "--remote", "caja4", "--table", "products"]),
+        ("one reviewable SQL file per register, nothing changed",
+         ["--db", db, "catalogs", "push", "--mode", "partial", "--dry-run", "--sql-dir", str(folder / "sql")]),
+        ("push for real: backed up first, one transaction per register",
+         ["--db", db, "catalogs", "push", "--mode", "partial"]),
+        ("again: nothing to change, main remembers what it pushed",
+         ["--db", db, "catalogs", "push", "--mode", "partial"]),
+        ("a one-row products file by mistake…", ["--db", db, "catalogs", "load", "products", str(cats / "tiny.csv")]),
+        ("…so a replace push is refused with the count (exit 2)",
+         ["--db", db, "catalogs", "push", "--mode", "replace", "--remote", "caja1"]),
+        ("back to the real catalog", ["--db", db, "catalogs", "load", "products", str(cats / "products.csv")]),
+        ("every push and its status", ["--db", db, "catalogs", "history"]),
+    ]
 
 
 def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[tuple[str, list[str]]]:
@@ -45,6 +99,7 @@ def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[tuple[s
         ("rerun: nothing changes (already imported, identical)", ["--db", db, "import", "--date", day1]),
         (f"the next day, {day2}", ["--db", db, "import", "--date", day2]),
         ("who owns which voucher code now", ["--db", db, "remote", "list"]),
+        *catalog_steps(db, folder),
         ("what happened, newest first", ["--db", db, "log", "--limit", "12"]),
     ]
     return steps
@@ -56,6 +111,7 @@ def run(folder: Path, invoke: Callable[[list[str]], int], echo: Callable[[str], 
         shutil.rmtree(folder)
     echo(f"posync demo in {folder}\n")
     registers = build_registers(folder / "registers")
+    build_catalogs(folder / "catalogs", registers["caja1"][0])
     echo("sample registers: " + ", ".join(f"{n} ({p.name}, {m})" for n, (p, m) in registers.items()) + "\n")
     for note, args in script(folder, registers):
         echo(f"# {note}")

@@ -38,7 +38,8 @@ class PosyncGroup(click.Group):
 
 @click.group(cls=PosyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="POSYNC_DB", metavar="TARGET",
-              help="Main store: a DuckDB file (default $POSYNC_DB, else ./posync.duckdb).")
+              help="Main store: a DuckDB file or a postgresql://user@host:port/db URI, password in PGPASSWORD "
+                   "or ~/.pgpass (default $POSYNC_DB, else ./posync.duckdb).")
 @click.version_option(package_name="posync")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
@@ -48,12 +49,11 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 
 def _register_commands() -> None:
-    from etl.cli import demo, imports, remote
+    from etl.cli import catalogs, demo, imports, remote, sync
 
-    cli.add_command(remote.remote)
-    for command in (imports.validate, imports.import_, imports.log, imports.numbering):
+    for command in (remote.remote, imports.validate, imports.import_, imports.log, imports.numbering,
+                    catalogs.catalogs, *sync.COMMANDS, demo.demo):
         cli.add_command(command)
-    cli.add_command(demo.demo)
 
 
 _register_commands()
