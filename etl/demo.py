@@ -77,6 +77,26 @@ def catalog_steps(db: str, folder: Path) -> list[tuple[str, list[str]]]:
     ]
 
 
+def sync_steps(db: str, day: str) -> list[tuple[str, list[str]]]:
+    """Loyalty, rules, the full cycle, watch and status."""
+    return [
+        ("loyalty: import the points; caja2's points on its held-back FV1 vouchers wait with them",
+         ["--db", db, "loyalty", "sync"]),
+        ("a rerun never counts points twice", ["--db", db, "loyalty", "sync"]),
+        ("points of one customer (examinar puntos), summed over every register",
+         ["--db", db, "loyalty", "balances", "--customer", "C0003"]),
+        ("commercial rules: every register sends the same five; newer updated_at wins",
+         ["--db", db, "rules", "sync"]),
+        ("the rules in main, and where each came from", ["--db", db, "rules", "list"]),
+        (f"one full cycle for {day}: vouchers, loyalty, rules, then the catalog push",
+         ["--db", db, "sync", "--date", day]),
+        ("automatic sync: two cycles 3 seconds apart, then stop (Ctrl-C would finish the cycle, exit 0)",
+         ["--db", db, "watch", "--every", "0.05", "--date", day, "--max-runs", "2"]),
+        ("health for monitoring: caja2's rejected day is still unresolved (exit 1)", ["--db", db, "status"]),
+        ("one log row per cycle", ["--db", db, "log", "--action", "sync", "--limit", "5"]),
+    ]
+
+
 def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[tuple[str, list[str]]]:
     """The tour: (what to notice, posync arguments)."""
     db = str(folder / "posync.duckdb")
@@ -100,6 +120,7 @@ def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[tuple[s
         (f"the next day, {day2}", ["--db", db, "import", "--date", day2]),
         ("who owns which voucher code now", ["--db", db, "remote", "list"]),
         *catalog_steps(db, folder),
+        *sync_steps(db, day2),
         ("what happened, newest first", ["--db", db, "log", "--limit", "12"]),
     ]
     return steps

@@ -1,0 +1,254 @@
+"""`posync loyalty …`, `posync rules …`, `posync sync`, `posync watch`, `posync status`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from etl import loyalty as loyalty_lib
+from etl import rules as rules_lib
+from etl import status as status_lib
+from etl import watch as watch_lib
+from etl.cli.options import DATE, json_option, pass_store, remotes_option
+from etl.render import table, to_json
+from etl.store import Store
+from etl.sync import (
+    CATALOG_MODES,
+    ExtrasRequest,
+    StepResult,
+    SyncRequest,
+    SyncResult,
+    run_cycle,
+    sync_loyalty,
+    sync_rules,
+)
+
+
+def _progress(enabled: bool) -> Callable[[str, str], None] | None:
+    """Per-register progress on stderr when it is a terminal; silent in cron and pipes."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+    return lambda register, message: click.echo(f"  {register}: {message}", err=True)
+
+
+def _exit(code: int) -> None:
+    click.get_current_context().exit(code)
+
+
+def _step_json(step: StepResult) -> dict[str, Any]:
+    return {
+        "step": step.step, "exit_code": step.exit_code, "error": step.error,
+        "registers": [{"register": o.register, "status": o.status, **o.counts.__dict__, "pushed": o.pushed,
+                       "message": o.message, "details": list(o.details), "transient": o.transient}
+                      for o in step.outcomes],
+    }
+
+
+def _step_text(title: str, step: StepResult) -> str:
+    rows = [{"register": o.register, "status": o.status, **o.counts.__dict__} for o in step.outcomes]
+    keys = ["register", "status", "read", "inserted"] + (["updated"] if step.step == "rules" else []) + \
+        ["skipped", "rejected"]
+    lines = [f"{title}:", table(rows, [(k, k) for k in keys])] if rows else [f"{title}: no registers read."]
+    for o in step.outcomes:
+        if o.status in ("error", "held", "skipped") and o.message:
+            lines.append(f"  {o.register}: {o.message}")
+        lines += [f"  {o.register}: {d}" for d in o.details]
+    if step.error:
+        lines.append(f"  error: {step.error}")
+    return "\n".join(lines)
+
+
+# --- loyalty ------------------------------------------------------------------------------------
+
+
+@click.group()
+def loyalty() -> None:
+    """Loyalty points ("fidelización"): import the registers' movements, show balances."""
+
+
+@loyalty.command("sync")
+@remotes_option
+@json_option
+@pass_store
+def loyalty_sync(store: Store, remotes: tuple[str, ...], as_json: bool) -> None:
+    """Import new loyalty movements ("Sincronizar fidelización"); a rerun never counts points twice."""
+    step = sync_loyalty(store, ExtrasRequest(remotes, progress=_progress(not as_json)))
+    click.echo(to_json(_step_json(step)) if as_json else _step_text("loyalty sync", step))
+    _exit(step.exit_code)
+
+
+@loyalty.command("balances")
+@click.option("--customer", "-c", help="Only this customer, with their movements.")
+@json_option
+@pass_store
+def loyalty_balances(store: Store, customer: str | None, as_json: bool) -> None:
+    """Points per customer in main ("examinar puntos"): the sum of their movements."""
+    rows = loyalty_lib.balances(store, customer)
+    moves = loyalty_lib.movements(store, customer) if customer else []
+    if as_json:
+        click.echo(to_json({"balances": rows, **({"movements": moves} if customer else {})}))
+        return
+    if not rows:
+        click.echo(f"no loyalty movements for customer {customer} in main." if customer
+                   else "no loyalty movements in main yet; run `posync loyalty sync`.")
+        return
+    click.echo(table(rows, [("customer_id", "customer"), ("name", "name"), ("points", "points"),
+                            ("movements", "movements"), ("registers", "registers"),
+                            ("last_movement", "last movement")]))
+    if moves:
+        click.echo("")
+        click.echo(table(moves, [("date", "date"), ("register", "register"), ("movement_id", "movement"),
+                                 ("points", "points"), ("voucher", "voucher")]))
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+@click.group()
+def rules() -> None:
+    """Commercial rules ("reglas comerciales"): import them from the registers, list them."""
+
+
+@rules.command("sync")
+@remotes_option
+@json_option
+@pass_store
+def rules_sync(store: Store, remotes: tuple[str, ...], as_json: bool) -> None:
+    """Import commercial rules by rule_id ("Sinc. reglas comerciales"): the newer updated_at wins."""
+    step = sync_rules(store, ExtrasRequest(remotes, progress=_progress(not as_json)))
+    click.echo(to_json(_step_json(step)) if as_json else _step_text("rules sync", step))
+    _exit(step.exit_code)
+
+
+@rules.command("list")
+@json_option
+@pass_store
+def rules_list(store: Store, as_json: bool) -> None:
+    """Every commercial rule in main."""
+    rows = rules_lib.listing(store)
+    if as_json:
+        click.echo(to_json(rows))
+    elif not rows:
+        click.echo("no commercial rules in main yet; run `posync rules sync`.")
+    else:
+        click.echo(table(rows, [("rule_id", "rule"), ("name", "name"), ("kind", "kind"), ("params", "params"),
+                                ("valid_from", "from"), ("valid_to", "to"), ("active", "active"),
+                                ("updated_at", "updated at"), ("source_register", "from register")]))
+
+
+# --- sync and watch -----------------------------------------------------------------------------
+
+
+def cycle_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `sync` and `watch` share (besides --date)."""
+    fn = click.option("--catalogs", type=click.Choice(CATALOG_MODES), default="partial", show_default=True,
+                      help="Catalog push after the imports (none: skip it).")(fn)
+    fn = click.option("--overwrite", is_flag=True,
+                      help='Update vouchers already in main ("sobrescribiendo").')(fn)
+    return remotes_option(fn)
+
+
+def sync_text(result: SyncResult) -> str:
+    """The cycle summary: one row per register, then what to read about it, then the steps."""
+    rows = [r.__dict__ for r in result.lines()]
+    columns = ("register", "imported", "skipped", "rejected", "pushed", "status")
+    lines = [f"sync {result.process_date}:", table(rows, [(k, k) for k in columns])]
+    for r in result.lines():
+        lines += [f"  {r.register}: {note}" for note in r.notes]
+    for step in result.steps:
+        if step.error:
+            lines.append(f"  {step.step}: {step.error}")
+    lines.append("steps: " + ", ".join(f"{s.step} exit {s.exit_code}" for s in result.steps)
+                 + f"; exit {result.exit_code}")
+    return "\n".join(lines)
+
+
+def sync_json(result: SyncResult) -> dict[str, Any]:
+    return {"process_date": result.process_date, "exit_code": result.exit_code,
+            "registers": [r.__dict__ for r in result.lines()], "steps": [_step_json(s) for s in result.steps]}
+
+
+@click.command("sync")
+@click.option("--date", "-d", "process_date", type=DATE, default="today", show_default=True,
+              help="Process date of the voucher import: YYYY-MM-DD, today or yesterday.")
+@cycle_options
+@json_option
+@pass_store
+def sync(store: Store, process_date: dt.date, remotes: tuple[str, ...], overwrite: bool, catalogs: str,
+         as_json: bool) -> None:
+    """One full cycle: import vouchers, loyalty, rules, then push the catalogs."""
+    result = run_cycle(store, SyncRequest(process_date, remotes, overwrite, catalogs,
+                                          progress=_progress(not as_json)))
+    click.echo(to_json(sync_json(result)) if as_json else sync_text(result))
+    _exit(result.exit_code)
+
+
+@click.command()
+@click.option("--every", "every", type=click.FloatRange(min=0.01), required=True, metavar="MINUTES",
+              help="Minutes between cycle starts (fractions allowed: 0.5 = 30 s).")
+@click.option("--date", "-d", "process_date", type=DATE,
+              help="Fix the process date (default: the current date at each cycle).")
+@cycle_options
+@click.option("--max-runs", type=click.IntRange(min=1), help="Stop after this many cycles.")
+@click.pass_context
+def watch(ctx: click.Context, every: float, process_date: dt.date | None, remotes: tuple[str, ...],
+          overwrite: bool, catalogs: str, max_runs: int | None) -> None:
+    """Run `sync` every MINUTES until stopped ("Activar sincronización automática").
+
+    Holds the main store only while a cycle runs; SIGINT/SIGTERM finish the cycle, then exit 0.
+    """
+    cycle = SyncRequest(process_date or dt.date.today(), remotes, overwrite, catalogs, origin="watch")
+    request = watch_lib.WatchRequest(every, cycle, fixed_date=process_date is not None, max_runs=max_runs)
+    ctx.exit(watch_lib.watch(ctx.obj.get("db") if ctx.obj else None, request, click.echo))
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, dt.datetime) else "never"
+
+
+def status_text(h: status_lib.Health, target: str) -> str:
+    """The health summary a person reads in a cron mail."""
+    lines = [f"posync status of {target} at {h.checked_at:%Y-%m-%d %H:%M}:"]
+    if h.stale:
+        lines.append(f"  registers with no successful import in {h.stale_hours:g} h:")
+        lines += [f"    - {r['register']}: last import {_when(r['last_import'])}" for r in h.stale]
+    if h.pending_pushes:
+        lines.append("  catalog pushes left pending (the next `posync catalogs push` reconciles them):")
+        lines += [f"    - {p['register']}: {p['mode']} push of {p['tables']} since {_when(p['created_at'])}"
+                  for p in h.pending_pushes]
+    if h.rejected_batches:
+        lines.append("  rejected imports not resolved (fix the register, then "
+                     "`posync import --date D -r R`):")
+        lines += [f"    - {b['register']} {b['process_date']}: {b['vouchers'] or 0:,} voucher(s) rejected "
+                  f"at {_when(b['rejected_at'])}" for b in h.rejected_batches]
+    if h.numbering_gaps:
+        lines.append("  numbering gaps in main (a missing number may be a sale that has not arrived):")
+        lines += [f"    - {g['message']}" for g in h.numbering_gaps]
+    if h.problems:
+        lines.append(f"needs attention: {h.problems} item(s).")
+    else:
+        lines.append(f"  all well: {len(h.registers)} register(s) imported within {h.stale_hours:g} h, "
+                     "no pending pushes, no unresolved rejections, no numbering gaps.")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--stale-hours", type=click.FloatRange(min=0), default=status_lib.DEFAULT_STALE_HOURS,
+              show_default=True, help="A register with no successful import for longer needs a look.")
+@json_option
+@pass_store
+def status(store: Store, stale_hours: float, as_json: bool) -> None:
+    """Health summary for monitoring; exits 1 when something needs a person."""
+    h = status_lib.health(store, stale_hours)
+    click.echo(to_json(h.as_dict()) if as_json else status_text(h, store.target))
+    _exit(h.exit_code)
+
+
+COMMANDS = (loyalty, rules, sync, watch, status)

@@ -1,0 +1,423 @@
+"""Orchestration only: the full sync cycle, and loyalty/rules syncs on their own.
+
+One cycle, in this order: import the date's vouchers (etl.pipeline), stage every register
+once more and read its loyalty movements and commercial rules whole (`read_registers`, with
+etl.staging and etl.extract's SELECT builder), apply them (etl.loyalty, etl.rules), then push
+the catalogs (etl.catalogs). A register that can't be read is reported and left out of the
+later steps; the others go on. The cycle's exit code is the worst of its steps. No rules live here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import duckdb
+
+from etl import extract, ledger, loyalty, rules, staging
+from etl.catalogs import PushRequest, RegisterPush, push_catalogs
+from etl.engines import attach, detach, load_extension
+from etl.errors import ConfigError, PosyncError
+from etl.ledger import Counts
+from etl.mapping import Mapping as RegisterMapping
+from etl.mapping import load_mapping
+from etl.pipeline import ImportRequest, import_day
+from etl.remotes import Remote, all_remotes
+from etl.store import Store
+
+Progress = Callable[[str, str], None]
+EXTRAS = ("loyalty_movements", "commercial_rules")
+STEPS = ("import", "loyalty", "rules", "catalogs")
+CATALOG_MODES = ("partial", "total", "replace", "none")
+_STEP_OF = {"loyalty_movements": "loyalty", "commercial_rules": "rules"}
+_SEVERITY = {"ok": 0, "skipped": 1, "warning": 2, "held": 3, "conflict": 4, "partial": 4, "rejected": 5,
+             "error": 6}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one step did for one register, in the terms of the cycle summary."""
+
+    register: str
+    step: str
+    status: str  # ok | warning | partial | conflict | rejected | error | skipped | held
+    counts: Counts = Counts()
+    pushed: int = 0
+    message: str = ""
+    details: tuple[str, ...] = ()
+    exit_code: int = 0
+    transient: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        """A failure that retrying unchanged data won't fix (corrupt, mapping, rejected data)."""
+        return self.exit_code != 0 and not self.transient and self.status != "held"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: str
+    outcomes: tuple[Outcome, ...] = ()
+    exit_code: int = 0
+    error: str | None = None  # the whole step failed (not one register)
+
+
+@dataclass(frozen=True)
+class ExtrasRequest:
+    """`posync loyalty sync` / `posync rules sync`."""
+
+    remotes: tuple[str, ...] = ()
+    progress: Progress | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """One cycle. `hold` names (step, register) pairs to leave out, with why (watch: terminal, unchanged)."""
+
+    process_date: dt.date
+    remotes: tuple[str, ...] = ()
+    overwrite: bool = False
+    catalogs: str = "partial"
+    hold: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    origin: str = "sync"  # sync | watch, for the log row
+    progress: Progress | None = field(default=None, compare=False)
+
+    @property
+    def mode(self) -> str:
+        return "overwrite" if self.overwrite else "insert"
+
+
+@dataclass(frozen=True)
+class RegisterLine:
+    """One row of the cycle summary."""
+
+    register: str
+    imported: int
+    skipped: int
+    rejected: int
+    pushed: int
+    status: str
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    process_date: dt.date
+    registers: tuple[str, ...]
+    steps: tuple[StepResult, ...]
+    started: dt.datetime
+    finished: dt.datetime
+
+    @property
+    def exit_code(self) -> int:
+        return max((s.exit_code for s in self.steps), default=0)
+
+    def outcomes(self) -> list[Outcome]:
+        return [o for s in self.steps for o in s.outcomes]
+
+    def lines(self) -> list[RegisterLine]:
+        """Per register: imported, skipped, rejected, pushed, worst status, and what to read about it."""
+        out = []
+        for name in self.registers:
+            mine = [o for o in self.outcomes() if o.register == name]
+            status = max((o.status for o in mine), key=lambda s: _SEVERITY.get(s, 0), default="ok")
+            notes = tuple(f"{o.step}: {o.message}" for o in mine
+                          if o.status not in ("ok", "skipped") and o.message)
+            out.append(RegisterLine(
+                name,
+                imported=sum(o.counts.inserted + o.counts.updated for o in mine),
+                skipped=sum(o.counts.skipped for o in mine),
+                rejected=sum(o.counts.rejected for o in mine),
+                pushed=sum(o.pushed for o in mine),
+                status=status,
+                notes=notes,
+            ))
+        return out
+
+    def one_line(self) -> str:
+        """The cycle in one line (watch, cron mail subjects)."""
+        lines = self.lines()
+        total = {k: sum(getattr(r, k) for r in lines) for k in ("imported", "skipped", "rejected", "pushed")}
+        text = ", ".join(f"{k} {v:,}" for k, v in total.items())
+        trouble = [f"{r.register} {r.status}" for r in lines if r.status not in ("ok", "skipped", "warning")]
+        failed = [f"{s.step} failed" for s in self.steps if s.error]
+        tail = "; ".join(trouble + failed)
+        return f"{text}{'; ' + tail if tail else ''}; exit {self.exit_code}"
+
+
+def _say(progress: Progress | None) -> Progress:
+    return progress or (lambda _r, _m: None)
+
+
+def _is_transient_text(message: str | None) -> bool:
+    # etl.pipeline reports a register's failure as text; every TransientError says it "will be retried".
+    return bool(message) and "retried" in (message or "")
+
+
+# --- reading loyalty movements and rules -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Registers read for the extras: which tables each one gave, and the ones that failed."""
+
+    tables: dict[str, tuple[str, ...]]  # register -> mapped tables it was read for
+    failures: dict[str, Outcome]  # register -> error outcome (step left for the caller to set)
+
+
+def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...], run_id: str,
+                   actions: tuple[str, ...], progress: Progress | None = None) -> _Read:
+    """Stage each register once and read `tables` whole into stage.<table>.
+
+    A register that fails is logged under each of `actions` and returned in failures; never raised.
+    """
+    say = _say(progress)
+    extract.create_staging(store.con, tables)
+    root = store.data_dir / "staging" / run_id
+    got: dict[str, tuple[str, ...]] = {}
+    failures: dict[str, Outcome] = {}
+    try:
+        for remote in remotes:
+            try:
+                mapping = load_mapping(remote.mapping)
+                mapped = tuple(t for t in tables if t in mapping.tables)
+                if mapped:
+                    say(remote.name, "copying for " + " and ".join(_STEP_OF[t] for t in mapped))
+                    snapshot = staging.stage(remote.name, remote.path, root)
+                    staging.check(snapshot)
+                    _stage_tables(store.con, snapshot, mapping, mapped, f"x_{remote.name}")
+                got[remote.name] = mapped
+            except PosyncError as err:
+                extract.discard(store.con, remote.name, tables)
+                failures[remote.name] = Outcome(remote.name, "", "error", message=str(err),
+                                                exit_code=err.exit_code, transient=err.transient)
+                say(remote.name, f"error: {err}")
+                with store.transaction() as con:
+                    for action in actions:
+                        ledger.log(con, action, "error", str(err), register=remote.name, run_id=run_id)
+            finally:
+                staging.cleanup(root, remote.name)
+    finally:
+        staging.cleanup(root)
+    return _Read(got, failures)
+
+
+def _stage_tables(con: duckdb.DuckDBPyConnection, snapshot: staging.Snapshot, mapping: RegisterMapping,
+                  tables: tuple[str, ...], alias: str) -> None:
+    """Attach the staged copy read-only and stage whole canonical tables (small: read in full).
+
+    SQLite is read as text (set after LOAD, before ATTACH) so every cast, and every `_bad`, is posync's.
+    """
+    register = snapshot.register
+    try:
+        load_extension(con, snapshot.engine.extension)
+        if snapshot.engine.name == "sqlite":
+            con.execute("SET GLOBAL sqlite_all_varchar = true")
+        attach(con, snapshot.target, alias, snapshot.engine, read_only=True)
+    except duckdb.Error as err:
+        raise PosyncError(f"register {register}: cannot open the database ({_first_line(err)}).") from None
+    try:
+        extract.check_columns(con, alias, register, mapping, tables)  # schema drift: names the mapping path
+        for table in tables:
+            query = extract.select_for(mapping.tables[table], alias).sql("duckdb")
+            con.execute(f"INSERT INTO {extract.stage_table(table)} SELECT ?, * FROM ({query})", [register])
+    except duckdb.Error as err:
+        raise PosyncError(
+            f"register {register}: reading it through mapping {mapping.file} failed ({_first_line(err)})."
+        ) from None
+    finally:
+        detach(con, alias)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def _unmapped(store: Store, register: str, table: str, action: str, run_id: str) -> Outcome:
+    remote = all_remotes(store, (register,))[0]
+    message = f"mapping {remote.mapping} has no {table} table; nothing to read"
+    with store.transaction() as con:
+        ledger.log(con, action, "skipped", message, register=register, run_id=run_id)
+    return Outcome(register, _STEP_OF[table], "skipped", message=message)
+
+
+class _Applied(Protocol):
+    """What loyalty.apply and rules.apply report per register."""
+
+    @property
+    def register(self) -> str: ...
+    @property
+    def counts(self) -> Counts: ...
+    @property
+    def details(self) -> tuple[str, ...]: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+
+
+_APPLY: dict[str, tuple[Callable[[Store, tuple[str, ...], str], Sequence[_Applied]], str]] = {
+    "loyalty_movements": (loyalty.apply, loyalty.ACTION),
+    "commercial_rules": (rules.apply, rules.ACTION),
+}
+
+
+def _extras_step(store: Store, table: str, read: _Read, names: tuple[str, ...], held: Mapping[str, str],
+                 run_id: str) -> StepResult:
+    """Apply one staged table (loyalty movements or rules) and account for every register named."""
+    step = _STEP_OF[table]
+    apply, action = _APPLY[table]
+    for name in held:  # a held register's rows take no part in this cycle's decisions
+        store.con.execute(f"DELETE FROM stage.{table} WHERE register = ?", [name])
+    ready = tuple(n for n in names if table in read.tables.get(n, ()) and n not in held)
+    applied = {o.register: o for o in apply(store, ready, run_id)}
+    outcomes: list[Outcome] = []
+    for name in names:
+        if name in held:
+            outcomes.append(Outcome(name, step, "held", message=held[name]))
+        elif name in read.failures:
+            f = read.failures[name]
+            outcomes.append(Outcome(name, step, f.status, message=f.message, exit_code=f.exit_code,
+                                    transient=f.transient))
+        elif name in applied:
+            o = applied[name]
+            outcomes.append(Outcome(name, step, o.status, o.counts, message=o.message, details=o.details,
+                                    exit_code=o.exit_code))
+        elif name in read.tables:
+            outcomes.append(_unmapped(store, name, table, action, run_id))
+    return StepResult(step, tuple(outcomes), max((o.exit_code for o in outcomes), default=0))
+
+
+def sync_loyalty(store: Store, request: ExtrasRequest) -> StepResult:
+    """`posync loyalty sync`: read every selected register's movements and import the new ones."""
+    return _sync_extras(store, request, "loyalty_movements", loyalty.ACTION)
+
+
+def sync_rules(store: Store, request: ExtrasRequest) -> StepResult:
+    """`posync rules sync`: read every selected register's rules and apply the newest of each."""
+    return _sync_extras(store, request, "commercial_rules", rules.ACTION)
+
+
+def _sync_extras(store: Store, request: ExtrasRequest, table: str, action: str) -> StepResult:
+    run_id = ledger.new_run_id()
+    remotes = _remotes(store, request.remotes)
+    read = read_registers(store, remotes, (table,), run_id, (action,), request.progress)
+    return _extras_step(store, table, read, tuple(r.name for r in remotes), {}, run_id)
+
+
+def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
+    remotes = all_remotes(store, names)
+    if not remotes:
+        raise ConfigError("no registers to sync; add one with `posync remote add NAME PATH`.")
+    return remotes
+
+
+# --- the cycle ----------------------------------------------------------------------------------
+
+
+def _import_step(store: Store, request: SyncRequest, names: tuple[str, ...],
+                 held: Mapping[str, str]) -> StepResult:
+    outcomes = [Outcome(n, "import", "held", message=held[n]) for n in names if n in held]
+    todo = tuple(n for n in names if n not in held)
+    if not todo:
+        return StepResult("import", tuple(outcomes))
+    try:
+        result = import_day(store, ImportRequest(request.process_date, todo, request.overwrite,
+                                                 progress=request.progress))
+    except PosyncError as err:
+        return StepResult("import", tuple(outcomes), err.exit_code, str(err))
+    rejections = [f for f in result.report.findings if f.is_rejection]
+    for r in result.report.registers:
+        counts = result.counts.get(r.name, Counts())
+        status = {"accepted": "ok", "identical": "ok"}.get(r.status, r.status)
+        if r.status == "error":
+            outcomes.append(Outcome(r.name, "import", "error", message=r.error or "", exit_code=1,
+                                    transient=_is_transient_text(r.error)))
+            continue
+        reasons = tuple(f.message for f in rejections if r.name in f.registers)
+        message = "already imported, identical" if r.status == "identical" else "; ".join(reasons[:3])
+        outcomes.append(Outcome(r.name, "import", status, counts, message=message, details=reasons,
+                                exit_code=3 if reasons else 0))
+    return StepResult("import", tuple(outcomes), result.exit_code)
+
+
+def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...],
+                   held: Mapping[str, str]) -> StepResult:
+    if request.catalogs == "none":
+        return StepResult("catalogs")
+    outcomes = [Outcome(n, "catalogs", "held", message=held[n]) for n in names if n in held]
+    todo = tuple(n for n in names if n not in held)
+    if not todo:
+        return StepResult("catalogs", tuple(outcomes))
+    try:
+        result = push_catalogs(store, PushRequest(mode=request.catalogs, remotes=todo))
+    except PosyncError as err:
+        return StepResult("catalogs", tuple(outcomes), err.exit_code, str(err))
+    outcomes += [_push_outcome(r) for r in result.registers]
+    return StepResult("catalogs", tuple(outcomes), result.exit_code)
+
+
+# RegisterPush.status → the cycle's status words; a busy register (the POS holds its lock) is retried.
+_PUSH_STATUS = {"applied": "ok", "unchanged": "ok", "dry-run": "ok", "failed": "error", "busy": "error",
+                "refused": "rejected"}
+
+
+def _push_outcome(r: RegisterPush) -> Outcome:
+    return Outcome(r.register, "catalogs", _PUSH_STATUS.get(r.status, r.status),
+                   pushed=r.inserted + r.updated + r.deleted, message=r.error or "", exit_code=r.exit_code,
+                   transient=r.status == "busy")
+
+
+def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
+    """One full cycle: vouchers, loyalty, rules, catalogs; the cycle's own log row at the end."""
+    if request.catalogs not in CATALOG_MODES:
+        raise ConfigError(f"--catalogs {request.catalogs}: use one of {', '.join(CATALOG_MODES)}.")
+    started = dt.datetime.now()
+    remotes = _remotes(store, request.remotes)
+    names = tuple(r.name for r in remotes)
+    run_id = ledger.new_run_id()
+
+    def held(step: str) -> dict[str, str]:
+        return {r: why for (s, r), why in request.hold.items() if s == step and r in names}
+
+    imported = _import_step(store, request, names, held("import"))
+    unreadable = {o.register for o in imported.outcomes if o.status in ("error", "held")}
+    if imported.error:  # the step failed as a whole: nothing was read
+        unreadable = set(names)
+    readable = tuple(n for n in names if n not in unreadable)
+    hold_l, hold_r = held("loyalty"), held("rules")
+    to_read = [r for r in remotes if r.name in readable and not (r.name in hold_l and r.name in hold_r)]
+    read = read_registers(store, to_read, EXTRAS, run_id, (loyalty.ACTION, rules.ACTION), request.progress)
+    loyalty_step = _extras_step(store, "loyalty_movements", read, readable, hold_l, run_id)
+    rules_step = _extras_step(store, "commercial_rules", read, readable, hold_r, run_id)
+    pushable = tuple(n for n in readable if n not in read.failures)
+    catalogs = _catalogs_step(store, request, pushable, held("catalogs"))
+    result = SyncResult(request.process_date, names, (imported, loyalty_step, rules_step, catalogs), started,
+                        dt.datetime.now())
+    _log_cycle(store, request, result, run_id)
+    return result
+
+
+def _log_cycle(store: Store, request: SyncRequest, result: SyncResult, run_id: str) -> None:
+    lines = result.lines()
+    counts = Counts(
+        read=sum(o.counts.read for o in result.outcomes()),
+        inserted=sum(o.counts.inserted for o in result.outcomes()),
+        updated=sum(o.counts.updated for o in result.outcomes()),
+        skipped=sum(r.skipped for r in lines),
+        rejected=sum(r.rejected for r in lines),
+    )
+    steps = ", ".join(f"{s.step} {s.exit_code}" for s in result.steps)
+    held = sorted({f"{o.register} {o.step}" for o in result.outcomes() if o.status == "held"})
+    message = (f"{request.origin}: {result.one_line()} (steps: {steps}; catalogs {request.catalogs})"
+               + (f"; held (already reported, retried when their data changes): {', '.join(held)}"
+                  if held else ""))
+    status = "ok" if result.exit_code == 0 else ("rejected" if result.exit_code == 3 else "error")
+    with store.transaction() as con:
+        ledger.log(con, "sync", status, message, mode=request.mode, process_date=request.process_date,
+                   counts=counts, run_id=run_id)

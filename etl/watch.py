@@ -1,0 +1,222 @@
+"""`posync watch`: run the sync cycle every N minutes until stopped ("sincronización automática").
+
+- Cycles run in this process, one at a time. The main store is opened (and its run lock taken)
+  at the start of a cycle and closed at its end, so `posync log` or `posync status` work between
+  cycles, and a cron `posync sync` that lands during a cycle exits 4 (FAULTS 28).
+- Ticks are anchored on the first start: start + k·interval. After a cycle, the next one starts
+  at the first tick still ahead; ticks missed while a cycle overran are skipped, never run twice.
+- SIGINT/SIGTERM set a flag: the cycle in progress finishes, then watch exits 0.
+- A cycle that finds the store locked by another run says so and tries again on the next tick.
+- Transient failures (share unreachable, file locked, timeout) are simply retried next cycle.
+  Terminal ones (corrupt file, mapping or schema error, rejected data, a refused push) are reported
+  once: that (step, register) is then held — left out of later cycles, with a note in the cycle's
+  log row — until the register's file changes (size or mtime of the file or its -wal/-journal; for
+  the catalog push, also main's catalogs), or the process date changes. The memory is this watch
+  process's: a restarted watch, or a `posync sync` by hand or from cron, tries everything again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from types import FrameType
+
+from etl.engines import ENGINES, is_postgres_uri
+from etl.errors import ConfigError, PosyncError, StoreLocked
+from etl.remotes import Remote, all_remotes
+from etl.schema import CATALOG_TABLES
+from etl.store import Store, open_store
+from etl.sync import STEPS, SyncRequest, SyncResult, run_cycle
+
+Echo = Callable[[str], None]
+Fingerprint = tuple[tuple[str, int, int] | None, ...] | None  # a register's file and sidecars
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    """`posync watch`: the cycle to repeat (its process_date None = today at each cycle) and the pace."""
+
+    every_minutes: float
+    cycle: SyncRequest
+    fixed_date: bool = False
+    max_runs: int | None = None
+
+
+@dataclass
+class _Held:
+    fingerprint: object
+    process_date: dt.date
+    message: str
+    since: dt.datetime
+
+
+@dataclass
+class WatchState:
+    """What watch remembers between cycles."""
+
+    runs: int = 0
+    worst: int = 0
+    held: dict[tuple[str, str], _Held] = field(default_factory=dict)
+
+
+def fingerprint(remote: Remote) -> Fingerprint:
+    """Size and mtime of a register's file and its sidecars; None when there is no file to watch."""
+    if is_postgres_uri(remote.path):
+        return None
+    engine = ENGINES.get(remote.engine, ENGINES["sqlite"])
+    out: list[tuple[str, int, int] | None] = []
+    for name in (remote.path, *[remote.path + s for s in engine.sidecars]):
+        try:
+            st = os.stat(name)
+        except OSError:
+            out.append(None)
+            continue
+        out.append((name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def next_start(anchor: float, interval: float, now: float) -> float:
+    """The first tick (anchor + k·interval, k ≥ 1) strictly after now: missed ticks are skipped.
+
+    >>> next_start(0.0, 60.0, 10.0), next_start(0.0, 60.0, 150.0)
+    (60.0, 180.0)
+    """
+    k = max(1, math.floor((now - anchor) / interval) + 1)
+    return anchor + k * interval
+
+
+class _Stop:
+    """SIGINT/SIGTERM → a flag; the loop checks it between cycles, and sleeps on it."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal: str | None = None
+        self.in_cycle: int | None = None  # the cycle running now, if any
+        self.during: int | None = None  # the cycle the signal arrived in
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.signal = signal.Signals(signum).name
+        self.during = self.in_cycle
+        self.event.set()
+
+    def __enter__(self) -> _Stop:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
+
+
+CATALOG_PRINT_SQL = " UNION ALL ".join(
+    f"SELECT '{t}', count(*), bit_xor(hash(x)) FROM {t} x" for t in CATALOG_TABLES
+)
+
+
+def prints(store: Store) -> dict[tuple[str, str], object]:
+    """What must change for a held (step, register) to be retried, taken before a cycle.
+
+    The register's file for every step; for the catalog push also main's catalogs (a refused push is
+    fixed on main's side, e.g. by `posync catalogs load`).
+    """
+    catalogs = tuple(store.con.execute(CATALOG_PRINT_SQL).fetchall())
+    out: dict[tuple[str, str], object] = {}
+    for remote in all_remotes(store):
+        file = fingerprint(remote)
+        for step in STEPS:
+            out[(step, remote.name)] = (file, catalogs) if step == "catalogs" else file
+    return out
+
+
+def _held_for(state: WatchState, now: dict[tuple[str, str], object],
+              request: SyncRequest) -> dict[tuple[str, str], str]:
+    """Drop holds whose register file, main catalogs or process date changed; the rest, with why."""
+    out: dict[tuple[str, str], str] = {}
+    for key, h in list(state.held.items()):
+        current = now.get(key)
+        if current is None or current != h.fingerprint or h.process_date != request.process_date:
+            del state.held[key]
+            continue
+        what = "main's catalogs or the register's file change" if key[0] == "catalogs" else \
+            "the register's file changes"
+        out[key] = f"not retried: {h.message} (reported {h.since:%Y-%m-%d %H:%M:%S}; retried when {what})"
+    return out
+
+
+def _remember(state: WatchState, before: dict[tuple[str, str], object], result: SyncResult,
+              request: SyncRequest) -> None:
+    """Hold each (step, register) that failed terminally, against what it looked like before the cycle."""
+    for o in result.outcomes():
+        key = (o.step, o.register)
+        fingerprint_before = before.get(key)
+        if o.terminal and key not in state.held and fingerprint_before is not None:
+            state.held[key] = _Held(fingerprint_before, request.process_date, o.message.split("; ")[0][:200],
+                                    dt.datetime.now())
+
+
+def run_once(db: str | None, state: WatchState, request: WatchRequest, echo: Echo) -> int:
+    """One cycle: take the store, sync, release it; print one line. Returns the cycle's exit code."""
+    now = dt.datetime.now()
+    cycle = request.cycle if request.fixed_date else replace(request.cycle, process_date=dt.date.today())
+    stamp = f"{now:%Y-%m-%d %H:%M:%S} cycle {state.runs + 1} ({cycle.process_date})"
+    try:
+        store = open_store(db)
+    except StoreLocked as err:
+        echo(f"{stamp}: skipped, {err}")
+        return err.exit_code
+    except ConfigError:
+        raise
+    except PosyncError as err:
+        echo(f"{stamp}: error: {err}")
+        return err.exit_code
+    try:
+        before = prints(store)
+        result = run_cycle(store, replace(cycle, hold=_held_for(state, before, cycle)))
+        _remember(state, before, result, cycle)
+    except ConfigError:
+        raise
+    except PosyncError as err:
+        echo(f"{stamp}: error: {err}{' (will retry next cycle)' if err.transient else ''}")
+        return err.exit_code
+    finally:
+        store.close()
+    took = (dt.datetime.now() - now).total_seconds()
+    echo(f"{stamp}: {result.one_line()} ({took:.1f} s)")
+    return result.exit_code
+
+
+def watch(db: str | None, request: WatchRequest, echo: Echo,
+          clock: Callable[[], float] = time.monotonic) -> int:
+    """Run cycles until a signal or --max-runs; 0 when stopped by a signal, else the worst cycle's code."""
+    interval = request.every_minutes * 60.0
+    state = WatchState()
+    with _Stop() as stop:
+        anchor = clock()
+        echo(f"posync watch: a sync every {request.every_minutes:g} min"
+             + (f", {request.max_runs} run(s)" if request.max_runs else "")
+             + "; stop with Ctrl-C or SIGTERM (the cycle in progress finishes).")
+        while True:
+            stop.in_cycle = state.runs + 1
+            code = run_once(db, state, request, echo)
+            stop.in_cycle = None
+            state.runs += 1
+            state.worst = max(state.worst, code)
+            if stop.event.is_set() or (request.max_runs is not None and state.runs >= request.max_runs):
+                break
+            wait = next_start(anchor, interval, clock()) - clock()
+            if wait > 0 and stop.event.wait(wait):
+                break
+        if stop.event.is_set():
+            during = f" during cycle {stop.during}, which was finished" if stop.during else ""
+            echo(f"posync watch: {stop.signal or 'signal'} received{during}; "
+                 f"stopped after {state.runs} cycle(s).")
+            return 0
+    return state.worst
