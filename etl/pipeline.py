@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from etl import extract, ledger, merge, postgres, staging
 from etl.errors import ConfigError, PosyncError
@@ -82,13 +82,20 @@ def import_day(store: Store, request: ImportRequest) -> ImportResult:
     merge.record_decision(store.con, decision)
     merge.build_plan(store.con)
     plans = merge.plans(store.con, request.process_date)
-    summaries = [_summary(s, plans.get(s.remote.name, Plan()), decision.rejected_registers) for s in staged]
+    # orphan lines/payments are held back by a key no staged voucher has: the register is still partial
+    with_rows_held = frozenset(key[0] for key in decision.rejected_keys)
+    summaries = [_summary(s, plans.get(s.remote.name, Plan()), decision.rejected_registers, with_rows_held)
+                 for s in staged]
     report = Report(request.process_date, dt.datetime.now(), tuple(summaries), tuple(findings),
                     request.all_or_nothing)
     counts: dict[str, Counts] = {}
     if not request.validate_only:
         for s in staged:
             counts[s.remote.name] = _merge_one(store, s, request, report, run_id, say)
+        # a merge that failed and rolled back (disk full…) is an error of that register, shown and exit 1
+        report = replace(report, registers=tuple(
+            RegisterSummary(r.name, "error", error=s.error) if s.status == "error" else r
+            for r, s in zip(report.registers, staged, strict=True)))
     else:
         _log_validation(store, staged, report, request, run_id)
     return ImportResult(report, counts, _exit_code(staged, report))
@@ -139,11 +146,11 @@ def _already_imported(store: Store, register: str, request: ImportRequest, sha: 
     return bool(row and row[0] == "ok")
 
 
-def _summary(s: _Staged, plan: Plan, rejected: frozenset[str]) -> RegisterSummary:
+def _summary(s: _Staged, plan: Plan, rejected: frozenset[str], rows_held: frozenset[str]) -> RegisterSummary:
     name = s.remote.name
     if s.status in ("error", "identical"):
         return RegisterSummary(name, s.status, error=s.error)
-    status = "rejected" if name in rejected else ("partial" if plan.held_back else "accepted")
+    status = "rejected" if name in rejected else ("partial" if plan.held_back or name in rows_held else "accepted")
     return RegisterSummary(
         name, status, s.counts.get("vouchers", 0), s.counts.get("voucher_lines", 0),
         s.counts.get("payments", 0), plan,
@@ -182,7 +189,7 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
             inserted, updated = merge.merge_register(con, name, request.overwrite)
             counts = Counts(summary.vouchers, inserted, updated, summary.vouchers - inserted - updated - plan.held_back,
                             plan.held_back)
-            status = "partial" if plan.held_back else "ok"
+            status = "partial" if summary.status == "partial" else "ok"  # a rerun must hold it back again
             checkpoint("log")
             ledger.record_batch(con, bid, name, request.process_date, request.mode, s.sha, counts, status)
             ledger.log(con, "import", status, _merge_text(plan, request.overwrite, s.unmapped), register=name,
@@ -191,7 +198,9 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
     except PosyncError:
         raise
     except Exception as err:  # noqa: BLE001 - the transaction rolled back; record why and go on
-        message = _disk_full(err) or f"merge failed and was rolled back: {err}"
+        first = (str(err).strip() or type(err).__name__).splitlines()[0]
+        message = f"register {name}: " + (_disk_full(err) or f"merge failed and was rolled back: {first}")
+        s.status, s.error, s.error_code = "error", message, 1
         with store.transaction() as con:
             ledger.log(con, "import", "error", message, register=name, mode=request.mode,
                        process_date=request.process_date, run_id=run_id)

@@ -6,12 +6,12 @@ pass, checked with `PRAGMA quick_check` (SQLite), and only then attached, read-o
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import hashlib
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,17 +39,30 @@ def _timeout() -> float:
 
 
 def _bounded(register: str, what: str, fn, *args):  # type: ignore[no-untyped-def]
-    """Run fn in a worker thread so a dead share can't hang us: transient error after the timeout."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        return pool.submit(fn, *args).result(timeout=_timeout())
-    except concurrent.futures.TimeoutError:
+    """Run fn in a worker thread so a dead share can't hang us: transient error after the timeout.
+
+    A daemon thread: one stuck in open() on a dead share (or a FIFO) must not keep the process
+    alive at exit, as a ThreadPoolExecutor's worker would.
+    """
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=work, name=f"posync-{register}", daemon=True)
+    worker.start()
+    worker.join(_timeout())
+    if worker.is_alive():
         raise TransientError(
-            f"register {register}: {what} took more than {_timeout():.0f} s (share unreachable?); "
+            f"register {register}: {what} took more than {_timeout():g} s (share unreachable?); "
             "it will be retried on the next run."
-        ) from None
-    finally:
-        pool.shutdown(wait=False)
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -74,10 +87,13 @@ def _copy_hashing(src: Path, dst: Path, digest: hashlib._Hash) -> None:
 def _copy_once(files: list[Path], dest_dir: Path) -> tuple[bool, str]:
     """Copy the database and its sidecars; (stable, sha256). Unstable if any file changed meanwhile."""
     before = [_stat(f) for f in files]
+    if before[0] is None:  # the share went away between attempts
+        raise FileNotFoundError(2, "the file disappeared while it was copied", str(files[0]))
     digest = hashlib.sha256()
     for f, st in zip(files, before, strict=True):
         if st is not None:
             _copy_hashing(f, dest_dir / f.name, digest)
+    checkpoint("copied")
     after = [_stat(f) for f in files]
     return before == after, digest.hexdigest()
 
@@ -96,12 +112,18 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
         raise PosyncError(f"register {register}: file not found (path {source}); check `posync remote list`.")
     if path.is_dir():
         raise PosyncError(f"register {register}: {source} is a folder; `posync remote edit` it to the database file.")
-    engine = sniff(path)
+    try:  # reading the header can hang on a dead share too
+        engine = _bounded(register, "reading the file", sniff, path)
+    except TransientError:
+        raise
+    except PosyncError as err:
+        raise PosyncError(f"register {register}: {err}") from None
     dest = staging_root / register
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
     files = _files(path, engine)
     for attempt in range(COPY_ATTEMPTS):
+        # A fresh folder per attempt: a -journal copied by a torn attempt must not be replayed onto the next copy.
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
         try:
             stable, sha = _bounded(register, "copying the file", _copy_once, files, dest)
         except OSError as err:
@@ -110,7 +132,10 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
                 raise PosyncError(
                     f"register {register}: disk full at {dest} while staging; free space, then rerun."
                 ) from None
-            raise TransientError(f"register {register}: copy failed ({err.strerror}); it will be retried.") from None
+            raise TransientError(
+                f"register {register}: copy failed ({err.strerror or err}: {err.filename or source}); "
+                "the share may have dropped; it will be retried on the next run."
+            ) from None
         if stable:
             return Snapshot(register, str(dest / path.name), engine, sha)
         time.sleep(0.2 * (attempt + 1))
@@ -135,7 +160,7 @@ def check(snapshot: Snapshot) -> None:
     except sqlite3.DatabaseError as err:
         raise PosyncError(f"register {snapshot.register}: database file is corrupt ({err}).") from None
     if result != [("ok",)]:
-        sample = "; ".join(str(r[0]) for r in result[:3])
+        sample = "; ".join(" ".join(str(r[0]).replace("*** in database main ***", "").split()) for r in result[:3])
         raise PosyncError(f"register {snapshot.register}: database file is corrupt (quick_check: {sample}).")
 
 

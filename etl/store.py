@@ -14,12 +14,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import duckdb
 from sqlglot import exp
 
-from etl import paths
+from etl import paths, postgres
 from etl.engines import ENGINES, attach, is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
 from etl.schema import TABLES, Table
@@ -105,6 +105,12 @@ def main_schema() -> list[str]:
 MIGRATIONS: dict[int, list[str]] = {1: []}  # version -> statements run after main_schema(); later issues add
 
 
+class RunLock(Protocol):
+    """What holds a run lock: the flock'ed file of a DuckDB store, the advisory-lock session of PostgreSQL."""
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class Store:
     """An open main store: the connection, where it lives, and the lock that keeps runs apart."""
@@ -112,7 +118,7 @@ class Store:
     con: duckdb.DuckDBPyConnection
     target: str
     data_dir: Path
-    _lock: IO[str] | None = field(default=None, repr=False)
+    _lock: RunLock | None = field(default=None, repr=False)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -133,7 +139,7 @@ class Store:
         with contextlib.suppress(duckdb.Error):
             self.con.close()
         if self._lock is not None:
-            self._lock.close()  # closing the file releases the flock
+            self._lock.close()  # closing the file releases the flock; closing the session, the advisory lock
             self._lock = None
 
 
@@ -168,7 +174,7 @@ def open_store(db: str | None = None) -> Store:
     target = resolve_target(db)
     data = paths.data_dir(target)
     if is_postgres_uri(target):
-        raise ConfigError("a PostgreSQL main store is not supported yet; use a DuckDB file for --db.")
+        return _open_postgres(target, data)
     path = Path(target).resolve()
     if path.is_dir():
         raise ConfigError(f"--db {target} is a folder; give the main store's file name, e.g. {path}/posync.duckdb.")
@@ -187,11 +193,44 @@ def open_store(db: str | None = None) -> Store:
     return store
 
 
-def _connect(path: str, data: Path) -> duckdb.DuckDBPyConnection:
+def _open_postgres(target: str, data: Path) -> Store:
+    """A PostgreSQL main store: advisory run lock on its own session, then the database attached as `m`.
+
+    The password comes from PGPASSWORD or ~/.pgpass (libpq), never from the URI.
+    """
+    postgres.refuse_password(target, "--db")
+    lock = postgres.take_run_lock(target)
+    try:
+        con = _duckdb(data)
+        try:
+            attach(con, postgres.connect_uri(target), MAIN, ENGINES["postgres"], read_only=False)
+        except duckdb.Error as err:
+            con.close()
+            raise postgres.connect_error(target, err, "main store") from None
+        con.execute(f"USE {MAIN}")
+    except BaseException:
+        lock.close()
+        raise
+    store = Store(con, target, data, lock)
+    try:
+        migrate(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _duckdb(data: Path) -> duckdb.DuckDBPyConnection:
+    """The in-memory DuckDB connection every command works in; it spills under the data folder."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     spill = data / "tmp"
     spill.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {paths.sql_string(str(spill))}")
+    return con
+
+
+def _connect(path: str, data: Path) -> duckdb.DuckDBPyConnection:
+    con = _duckdb(data)
     try:
         attach(con, path, MAIN, ENGINES["duckdb"], read_only=False)
     except duckdb.IOException as err:
@@ -210,8 +249,11 @@ def _connect(path: str, data: Path) -> duckdb.DuckDBPyConnection:
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    # current_schema(): main's own schema ('main' in a DuckDB file, 'public' in PostgreSQL, whose catalog
+    # also lists information_schema and pg_catalog).
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'schema_version'", [MAIN]
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = current_schema() "
+        "AND table_name = 'schema_version'", [MAIN]
     ).fetchone()
     if not exists or not exists[0]:
         return 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,25 @@ def sqlite_exec(path: Path, *statements: str) -> None:
         con.commit()
     finally:
         con.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One real PostgreSQL server for the session (tests/pg.py); skips when no server binary exists."""
+    from tests import pg
+
+    if pg.find_bindir() is None:
+        if os.environ.get("POSYNC_REQUIRE_PG"):  # set by .ci/run: in CI these tests never skip
+            pytest.fail(pg.SKIP_REASON, pytrace=False)
+        pytest.skip(pg.SKIP_REASON)
+    server = pg.start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_database(pg_server: Any) -> Callable[..., str]:
+    """A factory of fresh, empty PostgreSQL databases on the session's server: call it, get a URI."""
+    return pg_server.database  # type: ignore[no-any-return]

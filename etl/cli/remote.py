@@ -25,7 +25,11 @@ def remote() -> None:
 @json_option
 @pass_store
 def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_check: bool, as_json: bool) -> None:
-    """Register a remote: a SQLite or DuckDB file, or a folder holding exactly one."""
+    """Register a remote: a SQLite or DuckDB file, a folder holding one, or a PostgreSQL URI.
+
+    A PostgreSQL register is postgresql://user@host:port/db; its password comes from PGPASSWORD or
+    ~/.pgpass, never from the URI.
+    """
     r = remotes.add(store, name, path, ip, mapping, no_check)
     if as_json:
         click.echo(to_json(r.__dict__))

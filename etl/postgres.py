@@ -1,0 +1,262 @@
+"""PostgreSQL as a register or as the main store: URIs, secrets, connect errors and the run lock.
+
+Passwords never travel in a URI posync stores or prints: they come from PGPASSWORD or
+~/.pgpass, which libpq (under both psycopg and DuckDB's postgres extension) reads itself.
+
+The run lock of a PostgreSQL main store is a session-level advisory lock, held for the whole
+run by one dedicated psycopg session. It is not taken through DuckDB: the postgres extension
+pools its connections, so a session lock taken on one of them could be released, or reused by
+another statement, without posync knowing. PostgreSQL drops the lock if the process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import socket
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+from etl.errors import ConfigError, PosyncError, StoreLocked, TransientError
+
+if TYPE_CHECKING:
+    import duckdb
+    import psycopg
+
+DEFAULT_CONNECT_TIMEOUT = 10  # seconds; libpq's PGCONNECT_TIMEOUT or the URI's connect_timeout win
+LOCK_NAMESPACE = "posync main store"
+
+# libpq messages that mean "try again later" rather than "fix the configuration".
+_TRANSIENT = ("timeout expired", "timed out", "connection refused", "could not connect", "no route to host",
+              "network is unreachable", "could not translate host name", "server closed the connection",
+              "the database system is starting up", "the database system is shutting down",
+              "too many connections", "connection timed out", "temporary failure in name resolution")
+
+
+def has_password(uri: str) -> bool:
+    """Whether a PostgreSQL URI carries a password (user:pw@ or ?password=).
+
+    >>> has_password("postgresql://pos:s3cret@db/main"), has_password("postgresql://pos@db/main?password=x")
+    (True, True)
+    >>> has_password("postgresql://pos@db:5432/main?sslmode=require")
+    False
+    """
+    parts = urllib.parse.urlsplit(uri)
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    return parts.password is not None or "password" in query
+
+
+def redact(uri: str) -> str:
+    """The URI without any password, for messages and logs.
+
+    >>> redact("postgresql://pos:s3cret@10.0.0.5:5432/main?password=x&sslmode=require")
+    'postgresql://pos@10.0.0.5:5432/main?sslmode=require'
+    >>> redact("postgresql://10.0.0.5/main")
+    'postgresql://10.0.0.5/main'
+    """
+    parts = urllib.parse.urlsplit(uri)
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username is not None:
+        netloc = f"{urllib.parse.quote(urllib.parse.unquote(parts.username), safe='')}@{netloc}"
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "password"]
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=urllib.parse.urlencode(query)))
+
+
+def refuse_password(uri: str, what: str) -> None:
+    """ConfigError when a URI carries a password: it would end up in the remotes table, the log, ps."""
+    if has_password(uri):
+        raise ConfigError(
+            f"leave the password out of the PostgreSQL URI of {what} ({redact(uri)}); posync reads it from "
+            "PGPASSWORD or ~/.pgpass (one line host:port:database:user:password, chmod 600)."
+        )
+
+
+def connect_uri(uri: str) -> str:
+    """The URI to connect with: a bounded connect timeout unless the URI or PGCONNECT_TIMEOUT sets one.
+
+    >>> connect_uri("postgresql://pos@db/main")
+    'postgresql://pos@db/main?connect_timeout=10'
+    >>> connect_uri("postgresql://pos@db/main?connect_timeout=3")
+    'postgresql://pos@db/main?connect_timeout=3'
+    """
+    parts = urllib.parse.urlsplit(uri)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    if any(k == "connect_timeout" for k, _ in query) or os.environ.get("PGCONNECT_TIMEOUT"):
+        return uri
+    query.append(("connect_timeout", str(DEFAULT_CONNECT_TIMEOUT)))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def is_transient(message: str) -> bool:
+    """Whether a libpq/DuckDB connect error is worth retrying (network, server starting) or a config error.
+
+    >>> is_transient('connection to server at "10.0.0.9", port 5432 failed: timeout expired')
+    True
+    >>> is_transient('connection to server at "db" failed: FATAL:  password authentication failed for user "pos"')
+    False
+    """
+    low = message.lower()
+    return any(t in low for t in _TRANSIENT)
+
+
+def libpq_reason(err: BaseException) -> str:
+    """libpq's own words from a failed connect, without the URI DuckDB repeats in front of them.
+
+    >>> libpq_reason(Exception('IO Error: Unable to connect to Postgres at "postgresql://a@h/db": '
+    ...                        'connection to server at "h", port 5432 failed: Connection refused\\n\\tIs the server…'))
+    'Connection refused'
+    """
+    text = first_line(err)
+    for marker in (" failed: ", "Unable to connect to Postgres at "):
+        if marker in text:
+            return text.rsplit(marker, 1)[1].strip() or text
+    return text
+
+
+def connect_error(uri: str, err: BaseException, what: str,
+                  terminal: type[PosyncError] = ConfigError) -> PosyncError:
+    """One clear sentence for a failed connection: transient (retried) or `terminal` (a configuration problem)."""
+    reason = libpq_reason(err)
+    if is_transient(reason):
+        return TransientError(
+            f"{what}: cannot reach PostgreSQL at {redact(uri)} ({reason}); it will be retried on the next run."
+        )
+    hint = ""
+    if "password" in reason.lower():
+        hint = "; set PGPASSWORD or add the password to ~/.pgpass"
+    elif "does not exist" in reason.lower():
+        hint = "; create it, or check the URI"
+    return terminal(f"{what}: PostgreSQL at {redact(uri)} refused the connection ({reason}){hint}.")
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as err:  # pragma: no cover - a dependency of posync
+        raise ConfigError("PostgreSQL support needs psycopg; run: pip install 'psycopg[binary]'") from err
+    return psycopg
+
+
+def connect(uri: str, what: str, terminal: type[PosyncError] = ConfigError,
+            autocommit: bool = True) -> psycopg.Connection[Any]:
+    """A plain libpq session (psycopg), with the bounded connect timeout; errors become PosyncErrors."""
+    psycopg = _psycopg()
+    try:
+        return psycopg.connect(connect_uri(uri), autocommit=autocommit, keepalives=1, keepalives_idle=60,
+                               application_name=f"posync pid {os.getpid()} on {socket.gethostname()}")
+    except psycopg.Error as err:
+        raise connect_error(uri, err, what, terminal) from None
+
+
+def check_register(register: str, uri: str) -> None:
+    """A PostgreSQL register is read in place: make sure it answers (bounded) before attaching it.
+
+    Unreachable → TransientError (retried by `watch`); refused (password, no such database) → PosyncError.
+    """
+    connect(uri, f"register {register}", PosyncError).close()
+
+
+def snapshot_digest(con: duckdb.DuckDBPyConnection, register: str, tables: tuple[str, ...]) -> str:
+    """sha256 over every row one register staged for the date, in sorted order.
+
+    The snapshot identity of a register read in place, where there is no file to hash: the
+    same rows give the same digest, hence the same import batch id, and a rerun is skipped as
+    "already imported, identical" exactly like an unchanged SQLite file. Row order, MVCC
+    bookkeeping (xmin, ctid) and other dates' rows do not change it; any staged value does.
+    """
+    digest = hashlib.sha256()
+    for table in tables:
+        row = con.execute(
+            f"""SELECT count(*), coalesce(sha256(string_agg(t, chr(30) ORDER BY t)), '')
+                FROM (SELECT CAST(s AS VARCHAR) AS t
+                      FROM (SELECT * EXCLUDE (register) FROM stage.{table} WHERE register = ?) s)""",
+            [register],
+        ).fetchone()
+        count, text = (row[0], row[1]) if row else (0, "")
+        digest.update(f"{table}\x1f{count}\x1f{text}\x1e".encode())
+    return digest.hexdigest()
+
+
+def lock_key(schema: str = "public") -> int:
+    """The advisory lock key of a main store (per database, and per schema within it).
+
+    >>> lock_key() == lock_key("public") != lock_key("tienda2")
+    True
+    """
+    digest = hashlib.sha256(f"{LOCK_NAMESPACE}\x1f{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class RunLock:
+    """The advisory lock of a PostgreSQL main store, held by one dedicated session."""
+
+    def __init__(self, session: psycopg.Connection[Any], key: int) -> None:
+        self._session, self._key = session, key
+
+    def close(self) -> None:
+        """Unlock, then close. The explicit unlock is a round trip: when it returns the lock is free.
+
+        Only closing the session would leave the release to the server's backend a moment later, and
+        a run started right after this one (`posync import && posync catalogs push`) could find it held.
+        """
+        with contextlib.suppress(_psycopg().Error):
+            self._session.execute("SELECT pg_advisory_unlock(%s)", [self._key])
+        self._session.close()
+
+
+def take_run_lock(uri: str) -> RunLock:
+    """Hold the main store's advisory lock on a dedicated session; StoreLocked (exit 4) when another run has it.
+
+    pg_try_advisory_lock never waits: a second run learns at once who holds the store.
+    """
+    session = connect(uri, "main store")
+    try:
+        with contextlib.suppress(_psycopg().Error):  # a server-wide idle timeout must not end the run's lock
+            session.execute("SET idle_session_timeout = 0")  # PostgreSQL 14+; older servers have none
+        key = lock_key()
+        row = session.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()
+        if row and row[0]:
+            return RunLock(session, key)
+        holder = _lock_holder(session, key)
+    except BaseException:
+        session.close()
+        raise
+    session.close()
+    raise StoreLocked(
+        f"another posync run ({holder}) holds the main store {redact(uri)}; "
+        "wait for it to finish, or stop it, then run again."
+    )
+
+
+def _lock_holder(session: psycopg.Connection[Any], key: int) -> str:
+    """Who holds the lock, from pg_locks + pg_stat_activity: 'posync pid N on host, since …'."""
+    high, low = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+    row = session.execute(
+        """SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid
+             AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           LIMIT 1""",
+        [high, low],
+    ).fetchone()
+    if not row:
+        return "pid unknown"
+    name, since = row
+    when = f", since {since.astimezone().strftime('%Y-%m-%d %H:%M:%S')}" if isinstance(since, dt.datetime) else ""
+    return f"{(name or 'pid unknown').removeprefix('posync ')}{when}"
+
+
+def probe(uri: str, timeout: int = 3) -> bool:
+    """Whether a PostgreSQL register answers right now (for `remote list`)."""
+    psycopg = _psycopg()
+    try:
+        with psycopg.connect(uri, connect_timeout=timeout, autocommit=True):
+            return True
+    except psycopg.Error:
+        return False
