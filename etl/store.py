@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,16 @@ def resolve_target(db: str | None) -> str:
     return db or os.environ.get("POSYNC_DB") or "posync.duckdb"
 
 
+def _holder(handle: IO[str]) -> str:
+    """Who holds the lock, as it wrote itself down; it may be a moment away from writing it."""
+    for _ in range(10):
+        handle.seek(0)
+        if text := handle.read().strip():
+            return text
+        time.sleep(0.02)
+    return "pid unknown"
+
+
 def _take_lock(lock_path: Path, target: str) -> IO[str]:
     """An exclusive, non-blocking OS lock beside the store; the OS drops it if we die."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,8 +166,7 @@ def _take_lock(lock_path: Path, target: str) -> IO[str]:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "pid unknown"
+        holder = _holder(handle)
         handle.close()
         raise StoreLocked(
             f"another posync run ({holder}) holds the main store {target}; "
