@@ -94,11 +94,30 @@ def _bad_condition(expression: exp.Expression, type_: str, source_type: str | No
     return exp.and_(present, failed) if present is not None else exp.false()
 
 
-def select_for(table_map: TableMapping, source_catalog: str, types: dict[str, str] | None = None) -> exp.Select:
+def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _not_utf8(value: exp.Expression) -> exp.Expression:
+    """True for text whose bytes are not valid UTF-8 (a SQLite register may hold cp1252 bytes)."""
+    return exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())),
+                    exp.Is(this=_fn("try", _fn("decode", _fn("encode", value.copy()))), expression=exp.Null()))
+
+
+def _hex_sample(value: exp.Expression) -> exp.Expression:
+    """What a rejected non-UTF-8 value is staged as: its bytes in hex, for the report's samples."""
+    hex_digits = _fn("left", _fn("hex", value.copy()), exp.Literal.number(64))
+    return _fn("concat", exp.Literal.string("not UTF-8: x'"), hex_digits, exp.Literal.string("'"))
+
+
+def select_for(table_map: TableMapping, source_catalog: str, types: dict[str, str] | None = None,
+               check_text: bool = False) -> exp.Select:
     """SELECT every canonical column of one table, TRY_CAST, plus the `_bad` column list.
 
     types (source column, lower case → DuckDB type) lets plain columns whose cast cannot fail
     skip the `_bad` test: that test is most of the extraction's cost on typed registers.
+    check_text also tests text columns for bytes that are not UTF-8: such a value is staged as
+    its hex and its column listed in `_bad`, so check 5 rejects the row with a hex sample (FAULTS 18).
     """
     types = types or {}
     table = TABLES[table_map.canonical]
@@ -110,6 +129,12 @@ def select_for(table_map: TableMapping, source_catalog: str, types: dict[str, st
             projections.append(exp.alias_(exp.cast(exp.Null(), type_), column, quoted=True))
             continue
         source = _qualified(mapped)
+        if check_text and type_ == "VARCHAR":
+            text = _cast(source, type_)
+            projections.append(exp.alias_(exp.Case().when(_not_utf8(text), _hex_sample(text)).else_(text.copy()),
+                                          column, quoted=True))
+            bad_parts.append(exp.Case().when(_not_utf8(text), exp.Literal.string(column)))
+            continue
         projections.append(exp.alias_(_cast(source, type_), column, quoted=True))
         source_type = types.get(mapped.name.lower()) if isinstance(mapped, exp.Column) else None
         if type_ != "VARCHAR" and _cast_can_fail(source_type, type_):  # any value casts to text
@@ -135,19 +160,20 @@ def _date_filter(table_map: TableMapping, process_date: dt.date) -> exp.Expressi
     return exp.or_(exp.EQ(this=date, expression=day), exp.Is(this=date.copy(), expression=exp.Null()))
 
 
-def voucher_select(mapping: Mapping, catalog: str, process_date: dt.date, types: SourceTypes) -> exp.Select:
+def voucher_select(mapping: Mapping, catalog: str, process_date: dt.date, types: SourceTypes,
+                   check_text: bool = False) -> exp.Select:
     headers = mapping.tables["vouchers"]
-    return select_for(headers, catalog, types.get("vouchers")).where(_date_filter(headers, process_date))
+    return select_for(headers, catalog, types.get("vouchers"), check_text).where(_date_filter(headers, process_date))
 
 
 def child_select(mapping: Mapping, table: str, catalog: str, process_date: dt.date,
-                 types: SourceTypes) -> exp.Select:
+                 types: SourceTypes, check_text: bool = False) -> exp.Select:
     """Lines or payments of that date's headers, plus orphans (no header at the register at all).
 
     One pass over the header table: its keys, grouped, with whether any header of that key is
     in the batch; lines join to it, and a line with no header anywhere comes along to be rejected.
     """
-    child = select_for(mapping.tables[table], catalog, types.get(table)).subquery("c")
+    child = select_for(mapping.tables[table], catalog, types.get(table), check_text).subquery("c")
     headers = mapping.tables["vouchers"]
     keys = [exp.alias_(_cast(_qualified(headers.columns[k]), TABLES["vouchers"].type_of(k)), k)  # type: ignore[arg-type]
             for k in ("voucher_code", "number")]
@@ -227,22 +253,35 @@ def extract_vouchers(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping
 
     A SQLite register is read with its declared types first (fast); if a value does not match
     its declared type (SQLite allows that), it is read again as text, so that posync's own
-    casts can reject the offending rows with samples instead of failing the register.
+    casts can reject the offending rows with samples instead of failing the register. Text that
+    is not UTF-8 (SQLite does not check) makes it read again testing every text value, so
+    that only those rows are rejected, with a hex sample.
     """
-    try:
-        return _extract(con, snapshot, mapping, process_date, alias, as_text=False)
-    except _TYPE_ERRORS:
-        if snapshot.engine.name != "sqlite":
-            raise
+    as_text = check_text = False
+    while True:
+        try:
+            return _extract(con, snapshot, mapping, process_date, alias, as_text, check_text)
+        except _TYPE_ERRORS:
+            if snapshot.engine.name != "sqlite" or as_text:
+                raise
+            as_text = True
+        except _NotUtf8:
+            if check_text:
+                raise PosyncError(f"register {snapshot.register}: text that is not UTF-8 could not be isolated "
+                                  f"reading it through mapping {mapping.file}.") from None
+            check_text = True
         discard(con, snapshot.register, STAGED_TABLES)
-        return _extract(con, snapshot, mapping, process_date, alias, as_text=True)
 
 
 STAGED_TABLES = ("voucher_types", *VOUCHER_TABLES)
 
 
+class _NotUtf8(Exception):
+    """DuckDB met text that is not UTF-8 while staging a register's rows."""
+
+
 def _extract(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping, process_date: dt.date,
-             alias: str, as_text: bool) -> Extracted:
+             alias: str, as_text: bool, check_text: bool = False) -> Extracted:
     register = snapshot.register
     checkpoint("attach")
     try:
@@ -259,16 +298,22 @@ def _extract(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mappin
         counts: dict[str, int] = {}
         try:
             if "voucher_types" in mapping.tables:
-                query = select_for(mapping.tables["voucher_types"], alias, types.get("voucher_types"))
+                query = select_for(mapping.tables["voucher_types"], alias, types.get("voucher_types"), check_text)
                 counts["voucher_types"] = _stream_into(con, query, "voucher_types", register)
             counts["vouchers"] = _stream_into(
-                con, voucher_select(mapping, alias, process_date, types), "vouchers", register
+                con, voucher_select(mapping, alias, process_date, types, check_text), "vouchers", register
             )
             for table in ("voucher_lines", "payments"):
-                query = child_select(mapping, table, alias, process_date, types)
+                query = child_select(mapping, table, alias, process_date, types, check_text)
                 counts[table] = _stream_into(con, query, table, register)
         except _TYPE_ERRORS:
             raise
+        except duckdb.InvalidInputException as err:
+            if "invalid unicode" in str(err).lower():
+                raise _NotUtf8(str(err)) from None
+            raise PosyncError(
+                f"register {register}: reading it through mapping {mapping.file} failed ({_first_line(err)})."
+            ) from None
         except duckdb.Error as err:
             raise PosyncError(
                 f"register {register}: reading it through mapping {mapping.file} failed ({_first_line(err)})."

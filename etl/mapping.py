@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,24 @@ def _json_path(parts: Any) -> str:
     return out
 
 
+def _printable(text: str) -> str:
+    r"""Control characters escaped, so an error quoting a hostile key or value stays one line.
+
+    >>> _printable("columns.\r\nx: bad")
+    'columns.\\r\\nx: bad'
+    """
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
+
+
 def load_mapping(name_or_path: str) -> Mapping:
     """Read, validate and parse a mapping; ConfigError naming the file and JSON path on any fault."""
+    try:
+        return _load_mapping(name_or_path)
+    except ConfigError as err:
+        raise ConfigError(_printable(str(err))) from None
+
+
+def _load_mapping(name_or_path: str) -> Mapping:
     path = mapping_path(name_or_path)
     if not path.is_file():
         known = ", ".join(builtin_mappings())

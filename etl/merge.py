@@ -7,10 +7,12 @@ natural key (voucher_code, number), which the validators keep unique per batch.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import duckdb
 import pyarrow as pa
 
+from etl.faults import checkpoint
 from etl.schema import TABLES
 from etl.store import quote
 from validators import Decision
@@ -49,8 +51,13 @@ def compute_hashes(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def record_decision(con: duckdb.DuckDBPyConnection, decision: Decision) -> None:
-    """stage.rejected: every voucher held back, by key; whole registers as rows with NULL keys."""
-    keys = sorted(decision.rejected_keys, key=lambda k: (k[0], k[1] or "", k[2] if k[2] is not None else -1))
+    """stage.rejected: every voucher held back, by key; whole registers as rows with NULL keys.
+
+    A voucher held back for having no voucher_code is left out: it has no plan row to hold back
+    (hashes skip NULL keys), and a row with a NULL code here would read as its whole register.
+    """
+    keys = sorted((k for k in decision.rejected_keys if k[1] is not None),
+                  key=lambda k: (k[0], k[1], k[2] if k[2] is not None else -1))
     rows = pa.table({
         "register": pa.array([k[0] for k in keys] + sorted(decision.rejected_registers), pa.string()),
         "voucher_code": pa.array([k[1] for k in keys] + [None] * len(decision.rejected_registers), pa.string()),
@@ -110,9 +117,15 @@ def plans(con: duckdb.DuckDBPyConnection, process_date: dt.date) -> dict[str, Pl
                   count(*) FILTER (action = 'changed'), count(*) FILTER (action = 'held_back')
            FROM stage.plan GROUP BY register"""
     ).fetchall()
-    out = {r: Plan(int(n), int(u), int(c), missing.get(r, 0), int(h)) for r, n, u, c, h in rows}
+    # vouchers without a key are in no plan row (hashes skip them); check 5 held them back: count them so
+    no_key = dict(con.execute(
+        "SELECT register, count(*) FROM stage.vouchers WHERE voucher_code IS NULL OR number IS NULL GROUP BY ALL"
+    ).fetchall())
+    out = {r: Plan(int(n), int(u), int(c), missing.get(r, 0), int(h) + no_key.pop(r, 0)) for r, n, u, c, h in rows}
+    for register, count in no_key.items():
+        out[register] = Plan(held_back=int(count))
     for register, count in missing.items():
-        out.setdefault(register, Plan(missing_at_register=count))
+        out[register] = replace(out.get(register, Plan()), missing_at_register=count)
     return out
 
 
@@ -147,6 +160,7 @@ def merge_register(con: duckdb.DuckDBPyConnection, register: str, overwrite: boo
             WHERE s.register = ? AND p.action IN ({actions})""",
         [register],
     )
+    checkpoint("merge_rows")  # headers written, lines and payments not yet: a kill here must leave neither
     for table in ("voucher_lines", "payments"):
         _insert_children(con, table, register, actions)
     _merge_reference_data(con, register)
@@ -165,7 +179,7 @@ def _merge_reference_data(con: duckdb.DuckDBPyConnection, register: str) -> None
         """INSERT INTO voucher_types
            SELECT DISTINCT ON (s.code) s.register, s.code, s.name, s.kind, now()::TIMESTAMP
            FROM stage.voucher_types s
-           WHERE s.register = ? AND s.code IS NOT NULL AND s.kind IS NOT NULL
+           WHERE s.register = ? AND s.code IS NOT NULL AND s.kind IS NOT NULL AND s._bad IS NULL
              AND NOT EXISTS (SELECT 1 FROM voucher_types t WHERE t.register = s.register AND t.code = s.code)""",
         [register],
     )
