@@ -194,7 +194,11 @@ def open_store(db: str | None = None) -> Store:
     except BaseException:
         lock.close()
         raise
-    store = Store(con, target, data, lock)
+    return _migrated(Store(con, target, data, lock))
+
+
+def _migrated(store: Store) -> Store:
+    """Create or migrate the schema; on any failure close the store (and drop its lock)."""
     try:
         migrate(store)
     except BaseException:
@@ -221,13 +225,7 @@ def _open_postgres(target: str, data: Path) -> Store:
     except BaseException:
         lock.close()
         raise
-    store = Store(con, target, data, lock)
-    try:
-        migrate(store)
-    except BaseException:
-        store.close()
-        raise
-    return store
+    return _migrated(Store(con, target, data, lock))
 
 
 def _duckdb(data: Path) -> duckdb.DuckDBPyConnection:
