@@ -24,6 +24,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check etl validators sample_data tests bench
 
 bench: $(STAMP)
+	@$(BIN)/python -c "import dlt, pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
+	@command -v sqldiff >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq sqlite3-tools >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq sqlite3-tools >/dev/null; } || true; }
+	@command -v sqldiff >/dev/null 2>&1 || echo "sqldiff not found (Debian package sqlite3-tools): the catalog case will be marked pending"
 	$(BIN)/python -m bench
 
 clean:

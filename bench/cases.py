@@ -1,0 +1,415 @@
+"""The benchmark cases: each a function of the Bench that appends Results and Targets.
+
+Every measured run is a fresh process on a fresh copy of its main store (copied before the
+clock starts). posync is always run through its CLI, exactly as cron would run it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import datasets as ds
+from bench.measure import Command, Sample, measure, run_once
+from bench.reference import DLT_ENV, MAIN_COLUMNS
+from bench.report import Result, Target
+
+PY = sys.executable
+RUNS = ds.DATA / "runs"
+PROFILES = ds.ROOT / "profiles"
+REGISTERS = 10
+HISTORY = 7
+VOUCHERS = 20_000
+CATALOG_ROWS = 1_000_000
+PEAK_LIMIT_MB = 500
+FLAT = 1.5  # "does not grow with registers / history": peak at the largest point ≤ 1.5x the smallest
+
+
+@dataclass
+class Bench:
+    """Settings of this run, what it measured, and the posync commands to profile if a target is missed."""
+
+    scale: float = 1.0
+    runs: int = 5
+    big_runs: int = 3
+    say: Callable[[str], None] = print
+    results: list[Result] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    to_profile: dict[str, Command] = field(default_factory=dict)
+    phases: dict[str, Any] = field(default_factory=dict)
+    selected: tuple[str, ...] = ()
+    _pairs: dict[tuple[str, int], tuple[Sample, Sample, str]] = field(default_factory=dict)
+    _day: dict[str, tuple[Command, Sample]] | None = None
+
+    def vouchers(self, factor: int = 1) -> int:
+        return max(20, round(VOUCHERS * self.scale * factor))
+
+    def main_set(self) -> ds.RegisterSet:
+        return ds.registers(REGISTERS, HISTORY, self.vouchers(), self.say)
+
+    def target(self, name: str, goal: str, measured: str, met: bool | None, profile: str | None = None) -> None:
+        self.targets.append(Target(name, goal, measured, met, profile))
+        mark = "pending" if met is None else ("met" if met else "MISSED")
+        self.say(f"  target {name}: {measured} (goal {goal}) -> {mark}")
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+def _reset(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+def posync_command(label: str, where: Path, template: Path, *args: str) -> Command:
+    """`posync --db <fresh copy of template> ARGS`, the copy made before the clock starts."""
+    run_dir = where / "posync"
+    main = run_dir / "main.duckdb"
+    return Command(label, (ds.POSYNC, "--db", str(main), *args), where / "logs" / label.replace(" ", "-"),
+                   prepare=lambda: ds.fresh_copy(template, run_dir), cwd=ds.REPO)
+
+
+def limit_command(where: Path, regs: ds.RegisterSet, n: int) -> Command:
+    run_dir = where / "limit"
+    pairs = [f"{name}={path}" for name, path in regs.pairs(n)]
+    return Command("plain DuckDB limit",
+                   (PY, "-m", "bench.reference", "limit", "--main", str(run_dir / "main.duckdb"),
+                    "--date", str(regs.day), *pairs),
+                   where / "logs" / "limit", prepare=lambda: _reset(run_dir), cwd=ds.REPO)
+
+
+def dlt_command(where: Path, regs: ds.RegisterSet) -> Command:
+    run_dir = where / "dlt"
+    pairs = [f"{name}={path}" for name, path in regs.pairs()]
+    return Command("dlt merge",
+                   (PY, "-m", "bench.reference", "dlt", "--dest", str(run_dir / "dlt.duckdb"),
+                    "--work", str(run_dir / "pipelines"), "--date", str(regs.day), *pairs),
+                   where / "logs" / "dlt", prepare=lambda: _reset(run_dir), env=dict(DLT_ENV), cwd=ds.REPO)
+
+
+def import_command(where: Path, regs: ds.RegisterSet, n: int, say: Callable[[str], None]) -> Command:
+    template = ds.empty_main(regs, n, say)
+    return posync_command("posync import", where, template, "import", "--date", str(regs.day), "--json")
+
+
+def _counts(command: Command) -> dict[str, int]:
+    """Summed per-register counts from the last run's `--json` output."""
+    doc = json.loads((command.log_dir / "stdout.txt").read_text())
+    total: dict[str, int] = {}
+    for counts in doc["counts"].values():
+        for key, value in counts.items():
+            total[key] = total.get(key, 0) + int(value)
+    return total
+
+
+def import_vs_limit(b: Bench, regs: ds.RegisterSet, n: int, runs: int) -> tuple[Sample, Sample, str]:
+    """posync import of the day from n registers against the limit; measured once per (set, n) per run."""
+    key = (regs.key, n)
+    if key not in b._pairs:
+        where = RUNS / f"import-{regs.key}-n{n}"
+        posync, limit = import_command(where, regs, n, b.say), limit_command(where, regs, n)
+        b.say(f"  {regs.key}, {n} register(s): {regs.rows(n):,} rows, {runs} runs")
+        samples = measure([posync, limit], runs, say=b.say)
+        counts = _counts(posync)
+        note = f"inserted {counts.get('inserted', 0):,} vouchers, skipped {counts.get('skipped', 0):,}"
+        mismatch = _type_mismatches(where / "posync" / "main.duckdb", where / "limit" / "main.duckdb")
+        if mismatch:
+            note += "; types differ from the limit's: " + ", ".join(mismatch)
+        b._pairs[key] = (samples[0], samples[1], note)
+        if (regs.key, n) == (b.main_set().key, REGISTERS):
+            b.to_profile["import"] = posync
+    return b._pairs[key]
+
+
+def _type_mismatches(posync_main: Path, limit_main: Path) -> list[str]:
+    """Columns of the voucher tables whose type differs between posync's main and the limit's."""
+    import duckdb
+
+    def types(path: Path) -> dict[tuple[str, str], str]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            rows = con.execute(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main'"
+            ).fetchall()
+        finally:
+            con.close()
+        return {(t, c): ty for t, c, ty in rows if t in MAIN_COLUMNS}
+
+    mine, theirs = types(posync_main), types(limit_main)
+    return [f"{t}.{c} {ty} vs {theirs.get((t, c))}" for (t, c), ty in sorted(mine.items())
+            if theirs.get((t, c)) != ty]
+
+
+def phases(b: Bench, name: str, template: Path, day: str, *flags: str) -> dict[str, Any] | None:
+    """One in-process run with per-phase timers (bench/phases.py); kept in results.json under "phases"."""
+    main = ds.fresh_copy(template, RUNS / "phases" / name)
+    done = subprocess.run([PY, "-m", "bench.phases", "--db", str(main), "--date", day, *flags],
+                          capture_output=True, text=True, cwd=ds.REPO)
+    if done.returncode != 0:
+        b.say(f"  phases of {name} failed: {done.stderr.strip()[-500:]}")
+        return None
+    doc: dict[str, Any] = json.loads(done.stdout)
+    b.phases[name] = doc
+    top = sorted(doc["phases"].items(), key=lambda kv: -kv[1]["s"])
+    b.say(f"  phases of {name} ({doc['total_s']:.2f} s): "
+          + ", ".join(f"{k} {v['share']:.0%}" for k, v in top if v["share"] >= 0.02))
+    return doc
+
+
+def _share(doc: dict[str, Any] | None, *names: str) -> float | None:
+    if doc is None:
+        return None
+    return sum(doc["phases"].get(n, {}).get("share", 0.0) for n in names)
+
+
+# ---------------------------------------------------------------------------------------------- cases
+
+
+DAY_CASES = ("import", "overwrite", "rerun", "validate", "dlt")
+IMPORT, LIMIT, OVERWRITE, RERUN, VALIDATE, DLT = (
+    "posync import", "plain DuckDB limit", "posync import --overwrite", "posync rerun", "posync validate", "dlt merge")
+
+
+def day_group(b: Bench) -> dict[str, tuple[Command, Sample]]:
+    """The 1.2 M-row day's commands, measured together: posync import, the limit, and whatever the
+    selected day cases compare with it (overwrite, rerun, validate, dlt), interleaved round by round.
+
+    One group rather than one pair per case: every comparison still alternates within each round,
+    and the import and the limit are not measured four times over (the run stays under ~40 min).
+    """
+    if b._day is None:
+        regs = b.main_set()
+        where = RUNS / "day"
+        day = str(regs.day)
+        commands = [import_command(where / "import", regs, REGISTERS, b.say), limit_command(where / "import", regs,
+                                                                                              REGISTERS)]
+        wanted = set(b.selected)
+        if "overwrite" in wanted:
+            commands.append(posync_command(OVERWRITE, where / "overwrite", ds.overwrite_main(regs, b.say),
+                                           "import", "--date", day, "--overwrite", "--json"))
+        if "rerun" in wanted:
+            commands.append(posync_command(RERUN, where / "rerun", ds.imported_main(regs, b.say),
+                                           "import", "--date", day, "--json"))
+        if "validate" in wanted:
+            commands.append(posync_command(VALIDATE, where / "validate", ds.empty_main(regs, REGISTERS, b.say),
+                                           "validate", "--date", day))
+        if "dlt" in wanted:
+            commands.append(dlt_command(where / "dlt", regs))
+        b.say(f"  {regs.key}: {regs.rows():,} rows; {', '.join(c.label for c in commands)}; {b.runs} rounds")
+        samples = measure(commands, b.runs, say=b.say)
+        b._day = {c.label: (c, s) for c, s in zip(commands, samples, strict=True)}
+        counts = _counts(commands[0])
+        note = f"inserted {counts.get('inserted', 0):,} vouchers, skipped {counts.get('skipped', 0):,}"
+        mismatch = _type_mismatches(where / "import" / "posync" / "main.duckdb",
+                                    where / "import" / "limit" / "main.duckdb")
+        if mismatch:
+            note += "; types differ from the limit's: " + ", ".join(mismatch)
+        b._pairs[(regs.key, REGISTERS)] = (samples[0], samples[1], note)
+        b.to_profile["import"] = commands[0]
+    return b._day
+
+
+def import_insert(b: Bench) -> None:
+    """Import of one day, insert mode ("sin sobrescribir"), staging copy and validation included."""
+    regs = b.main_set()
+    group = day_group(b)
+    posync, limit, note = b._pairs[(regs.key, REGISTERS)]
+    ratio = limit.seconds / posync.seconds
+    b.results.append(Result.of("import", "import one day (insert mode)", regs.rows(), posync, limit, ratio,
+                               "posync throughput / limit's", note))
+    phases(b, "import", ds.empty_main(regs, REGISTERS, b.say), str(regs.day))
+    b.to_profile["import"] = group[IMPORT][0]
+    b.target("import throughput, insert mode", "≥ 0.80× the limit's", f"{ratio:.2f}×", ratio >= 0.8, "import")
+    b.target("peak memory, the 1.2 M-row day", f"≤ {PEAK_LIMIT_MB} MB", f"{posync.peak_mb:.0f} MB",
+             posync.peak_mb <= PEAK_LIMIT_MB, "import")
+
+
+def import_overwrite(b: Bench) -> None:
+    """Overwrite mode ("sobrescribiendo"), defined as: main already holds the day; since then 1 voucher in
+    100 of that day was voided at its register; `import --overwrite` re-reads every register (the
+    snapshot ledger is per mode, so nothing is skipped), replaces those vouchers (header updated, lines
+    and payments replaced) and verifies all the others unchanged. Reference: the limit's insert of the day."""
+    regs = b.main_set()
+    group = day_group(b)
+    (command, p), (_, lim) = group[OVERWRITE], group[LIMIT]
+    counts = _counts(command)
+    ratio = lim.seconds / p.seconds
+    note = f"updated {counts.get('updated', 0):,} vouchers, {counts.get('skipped', 0):,} unchanged"
+    b.results.append(Result.of("overwrite", "import one day (--overwrite, 1% voided)", regs.rows(), p, lim, ratio,
+                               "posync throughput / limit's", note))
+    b.to_profile["overwrite"] = command
+    b.target("import throughput, overwrite mode", "≥ 0.80× the limit's", f"{ratio:.2f}×", ratio >= 0.8,
+             "overwrite")
+
+
+def rerun(b: Bench) -> None:
+    """The same day again, registers unchanged (byte-identical snapshots), against the first import."""
+    regs = b.main_set()
+    group = day_group(b)
+    (command, r), (_, first) = group[RERUN], group[IMPORT]
+    ratio = r.seconds / first.seconds
+    counts = _counts(command)
+    b.results.append(Result.of("rerun", "rerun of the day, nothing changed", regs.rows(), r, first, ratio,
+                               "rerun time / first import's",
+                               f"inserted {counts.get('inserted', 0)}, updated {counts.get('updated', 0)}"))
+    b.to_profile["rerun"] = command
+    b.target("rerun of an unchanged day", "≤ 0.30× the first import's time", f"{ratio:.2f}×", ratio <= 0.3, "rerun")
+
+
+def validate(b: Bench) -> None:
+    """`posync validate` of the day on a main that does not hold it yet, against the import itself."""
+    regs = b.main_set()
+    group = day_group(b)
+    (command, v), (_, full) = group[VALIDATE], group[IMPORT]
+    ratio = v.seconds / full.seconds
+    doc = b.phases.get("import") or phases(b, "import", ds.empty_main(regs, REGISTERS, b.say), str(regs.day))
+    checks = _share(doc, "validation checks")
+    note = "" if checks is None else f"the checks themselves are {checks:.1%} of an import's time (bench.phases)"
+    b.results.append(Result.of("validate", "validate the day (no merge)", regs.rows(), v, full, ratio,
+                               "validate time / import's", note))
+    b.to_profile["validate"] = command
+    b.target("validate alone", "≤ 0.10× the import's time", f"{ratio:.2f}×", ratio <= 0.1, "validate")
+
+
+def dlt_case(b: Bench) -> None:
+    """The same day loaded by dlt (merge on the primary key) from the same Arrow tables."""
+    regs = b.main_set()
+    group = day_group(b)
+    (_, d), (_, p) = group[DLT], group[IMPORT]
+    ratio = d.seconds / p.seconds
+    b.results.append(Result.of("dlt", "the day loaded by dlt (merge)", regs.rows(), p, d, ratio,
+                               "dlt time / posync's"))
+    b.target("faster than dlt", "≥ 1.8× faster", f"{ratio:.2f}×", ratio >= 1.8, "import")
+    b.target("memory against dlt", "posync peak ≤ dlt's", f"{p.peak_mb:.0f} MB vs {d.peak_mb:.0f} MB",
+             p.peak_mb <= d.peak_mb, "import")
+
+
+def catalogs_cli() -> str | None:
+    """Why the catalog case can't run yet, or None when `posync catalogs diff/push` exist."""
+    done = subprocess.run([ds.POSYNC, "catalogs", "--help"], capture_output=True, text=True)
+    if done.returncode != 0 or "diff" not in done.stdout or "push" not in done.stdout:
+        return "pending: etl.catalogs not available (no `posync catalogs diff/push` command yet)"
+    return None
+
+
+def catalog(b: Bench) -> None:
+    """Partial push of a 1M-row products catalog: the SQL (`catalogs diff`), then applying it (`push`),
+    each against sqldiff on the same two databases (`sqldiff | sqlite3` for the apply)."""
+    rows = max(1_000, round(CATALOG_ROWS * b.scale))
+    pending = catalogs_cli()
+    if pending is None and shutil.which("sqldiff") is None:
+        pending = "pending: sqldiff not installed (Debian package sqlite3-tools; `make bench` installs it as root)"
+    if pending:
+        b.results.append(Result("catalog", "catalog partial push: SQL", rows, "sqldiff", status=pending))
+        b.results.append(Result("catalog", "catalog partial push: apply", rows, "sqldiff + sqlite3", status=pending))
+        b.target("catalog partial push SQL", "≤ 0.50× sqldiff's time", pending, None)
+        return
+    pair = ds.catalog(rows, b.say)
+    where = RUNS / "catalog"
+
+    def fresh_register() -> None:
+        shutil.copyfile(pair.register, pair.register_live)
+
+    def prepare_posync(run_dir: Path) -> Callable[[], None]:
+        def prepare() -> None:
+            fresh_register()
+            ds.fresh_copy(pair.main_store, run_dir)
+        return prepare
+
+    def posync(label: str, *args: str) -> Command:
+        run_dir = where / label.replace(" ", "-")
+        return Command(label, (ds.POSYNC, "--db", str(run_dir / "main.duckdb"), "catalogs", *args),
+                       where / "logs" / label.replace(" ", "-"), prepare=prepare_posync(run_dir), cwd=ds.REPO)
+
+    diff = posync("posync catalogs diff", "diff", "--remote", "caja1", "--mode", "partial", "--table", "products")
+    sqldiff = Command("sqldiff", ("sqldiff", "--primarykey", "--table", "products",
+                                  str(pair.register_live), str(pair.main_sqlite)),
+                      where / "logs" / "sqldiff", prepare=fresh_register)
+    d, s = measure([diff, sqldiff], b.runs, say=b.say)
+    ratio = d.seconds / s.seconds
+    b.results.append(Result.of("catalog", "catalog partial push: SQL", rows, d, s, ratio, "posync time / sqldiff's"))
+    b.to_profile["catalog"] = diff
+    b.target("catalog partial push SQL", "≤ 0.50× sqldiff's time", f"{ratio:.2f}×", ratio <= 0.5, "catalog")
+
+    push = posync("posync catalogs push", "push", "--mode", "partial", "--remote", "caja1", "--table", "products")
+    script = where / "sqldiff.sql"
+    apply = Command("sqldiff + sqlite3",
+                    ("sh", "-c", 'sqldiff --primarykey --transaction --table products "$1" "$2" > "$3" '
+                     '&& sqlite3 "$1" < "$3"', "sh", str(pair.register_live), str(pair.main_sqlite), str(script)),
+                    where / "logs" / "sqldiff-apply", prepare=fresh_register)
+    p, a = measure([push, apply], b.runs, say=b.say)
+    b.results.append(Result.of("catalog", "catalog partial push: apply", rows, p, a, p.seconds / a.seconds,
+                               "posync time / sqldiff+sqlite3's"))
+
+
+def scale_volume(b: Bench) -> None:
+    """One register's day at 1x, 5x and 20x (20,000, 100,000, 400,000 vouchers; 1-day history).
+
+    One register, not ten: 20x the ten-register day would be 24 M rows, several minutes per run
+    here, and memory is meant to follow one register's day, which this series shows directly.
+    """
+    for factor in (1, 5, 20):
+        regs = ds.registers(1, 1, b.vouchers(factor), b.say)
+        runs = b.big_runs if factor >= 20 else b.runs
+        p, lim, note = import_vs_limit(b, regs, 1, runs)
+        b.results.append(Result.of("scale_volume", f"import, 1 register, {factor}x its day", regs.rows(), p, lim,
+                                   lim.seconds / p.seconds, "posync throughput / limit's", note))
+
+
+def scale_registers(b: Bench) -> None:
+    """The import from 1, 5 and 10 registers (7-day history): memory should follow one register's day."""
+    regs = b.main_set()
+    peaks = {}
+    for n in (1, 5, 10):
+        p, lim, note = import_vs_limit(b, regs, n, b.runs)
+        peaks[n] = p.peak_mb
+        b.results.append(Result.of("scale_registers", f"import, {n} register(s) (7-day history)", regs.rows(n), p,
+                                   lim, lim.seconds / p.seconds, "posync throughput / limit's", note))
+    growth = peaks[10] / peaks[1]
+    b.target("memory vs registers (1 → 10)", f"peak ≤ {FLAT}× the 1-register peak",
+             f"{peaks[1]:.0f} → {peaks[5]:.0f} → {peaks[10]:.0f} MB ({growth:.2f}×)", growth <= FLAT, "import")
+
+
+def scale_history(b: Bench) -> None:
+    """The import of one day from registers keeping 1, 7 and 30 days of history."""
+    peaks = {}
+    for days in (1, 7, 30):
+        regs = ds.registers(REGISTERS, days, b.vouchers(), b.say)
+        runs = b.big_runs if days >= 30 else b.runs
+        p, lim, note = import_vs_limit(b, regs, REGISTERS, runs)
+        peaks[days] = p.peak_mb
+        b.results.append(Result.of("scale_history", f"import, {days}-day history", regs.rows(), p, lim,
+                                   lim.seconds / p.seconds, "posync throughput / limit's", note))
+    growth = peaks[30] / peaks[1]
+    b.target("memory vs history (1 → 30 days)", f"peak ≤ {FLAT}× the 1-day peak",
+             f"{peaks[1]:.0f} → {peaks[7]:.0f} → {peaks[30]:.0f} MB ({growth:.2f}×)", growth <= FLAT, "import")
+
+
+CASES: dict[str, Callable[[Bench], None]] = {
+    "import": import_insert,
+    "overwrite": import_overwrite,
+    "rerun": rerun,
+    "validate": validate,
+    "dlt": dlt_case,
+    "catalog": catalog,
+    "scale_volume": scale_volume,
+    "scale_registers": scale_registers,
+    "scale_history": scale_history,
+}
+
+
+def profile(b: Bench, name: str, command: Command) -> Path:
+    """One run of a posync command under pyinstrument; the text profile goes to bench/profiles/<name>.txt."""
+    PROFILES.mkdir(exist_ok=True)
+    out = PROFILES / f"{name}.txt"
+    argv = (PY, "-m", "pyinstrument", "--no-color", "-r", "text", "-o", str(out), "-m", "etl", *command.argv[1:])
+    run_once(Command(f"profile {name}", argv, command.log_dir.with_name(f"profile-{name}"), command.prepare,
+                     command.env, command.ok_codes, command.cwd))
+    b.say(f"  profile of {name}: {out.relative_to(ds.REPO)}")
+    return out
