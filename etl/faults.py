@@ -17,7 +17,7 @@ from pathlib import Path
 from etl.errors import PosyncError
 
 STAGES = ("copy", "copied", "attach", "extract", "stage", "validate", "merge", "merge_rows", "commit", "log",
-          "push_backup", "push_apply", "push_mark")
+          "push_backup", "push_apply", "push_apply_mid", "push_mark")
 
 _hits: dict[str, int] = {}
 
