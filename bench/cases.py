@@ -300,52 +300,70 @@ def catalogs_cli() -> str | None:
 
 def catalog(b: Bench) -> None:
     """Partial push of a 1M-row products catalog: the SQL (`catalogs diff`), then applying it (`push`),
-    each against sqldiff on the same two databases (`sqldiff | sqlite3` for the apply)."""
+    each against sqldiff on the same two databases (`sqldiff | sqlite3` for the apply).
+
+    Two situations: the usual one, a push after main changed since the last push (main compares
+    with its recorded push state and need not read the register), and a first push (no state:
+    posync reads the register's whole catalog, like sqldiff). Each is judged against the target.
+    """
     rows = max(1_000, round(CATALOG_ROWS * b.scale))
     pending = catalogs_cli()
     if pending is None and shutil.which("sqldiff") is None:
         pending = "pending: sqldiff not installed (Debian package sqlite3-tools; `make bench` installs it as root)"
     if pending:
-        b.results.append(Result("catalog", "catalog partial push: SQL", rows, "sqldiff", status=pending))
-        b.results.append(Result("catalog", "catalog partial push: apply", rows, "sqldiff + sqlite3", status=pending))
+        b.results.append(Result("catalog", "catalog partial push SQL", rows, "sqldiff", status=pending))
+        b.results.append(Result("catalog", "catalog partial push applied", rows, "sqldiff + sqlite3",
+                                status=pending))
         b.target("catalog partial push SQL", "≤ 0.50× sqldiff's time", pending, None)
         return
-    pair = ds.catalog(rows, b.say)
-    where = RUNS / "catalog"
+    first = ds.catalog(rows, b.say)
+    usual = ds.catalog_since_push(first, b.say)
+    ratio = _catalog_pair(b, usual, "since the last push", RUNS / "catalog" / "pushed", "catalog_pushed")
+    b.target("catalog partial push SQL (since the last push)", "≤ 0.50× sqldiff's time", f"{ratio:.2f}×",
+             ratio <= 0.5, "catalog_pushed")
+    first_ratio = _catalog_pair(b, first, "first push, no recorded state", RUNS / "catalog" / "first",
+                                "catalog_first")
+    b.target("catalog partial push SQL (first push: reads the register)", "≤ 0.50× sqldiff's time",
+             f"{first_ratio:.2f}×", first_ratio <= 0.5, "catalog_first")
+
+
+def _catalog_pair(b: Bench, pair: ds.CatalogPair, what: str, where: Path, profile_as: str) -> float:
+    """`catalogs diff` against sqldiff, then `catalogs push` against sqldiff + sqlite3; the SQL ratio."""
 
     def fresh_register() -> None:
         shutil.copyfile(pair.register, pair.register_live)
 
-    def prepare_posync(run_dir: Path) -> Callable[[], None]:
+    def posync(label: str, *args: str) -> Command:
+        run_dir = where / label.replace(" ", "-")
+
         def prepare() -> None:
             fresh_register()
             ds.fresh_copy(pair.main_store, run_dir)
-        return prepare
 
-    def posync(label: str, *args: str) -> Command:
-        run_dir = where / label.replace(" ", "-")
         return Command(label, (ds.POSYNC, "--db", str(run_dir / "main.duckdb"), "catalogs", *args),
-                       where / "logs" / label.replace(" ", "-"), prepare=prepare_posync(run_dir), cwd=ds.REPO)
+                       where / "logs" / label.replace(" ", "-"), prepare=prepare, cwd=ds.REPO)
 
-    diff = posync("posync catalogs diff", "diff", "--remote", "caja1", "--mode", "partial", "--table", "products")
+    products = ("--remote", "caja1", "--mode", "partial", "--table", "products")
+    diff = posync("posync catalogs diff", "diff", *products)
     sqldiff = Command("sqldiff", ("sqldiff", "--primarykey", "--table", "products",
                                   str(pair.register_live), str(pair.main_sqlite)),
                       where / "logs" / "sqldiff", prepare=fresh_register)
     d, s = measure([diff, sqldiff], b.runs, say=b.say)
     ratio = d.seconds / s.seconds
-    b.results.append(Result.of("catalog", "catalog partial push: SQL", rows, d, s, ratio, "posync time / sqldiff's"))
-    b.to_profile["catalog"] = diff
-    b.target("catalog partial push SQL", "≤ 0.50× sqldiff's time", f"{ratio:.2f}×", ratio <= 0.5, "catalog")
+    b.results.append(Result.of("catalog", f"catalog partial push SQL, {what}", pair.rows, d, s, ratio,
+                               "posync time / sqldiff's"))
+    b.to_profile[profile_as] = diff
 
-    push = posync("posync catalogs push", "push", "--mode", "partial", "--remote", "caja1", "--table", "products")
+    push = posync("posync catalogs push", "push", *products)
     script = where / "sqldiff.sql"
     apply = Command("sqldiff + sqlite3",
                     ("sh", "-c", 'sqldiff --primarykey --transaction --table products "$1" "$2" > "$3" '
                      '&& sqlite3 "$1" < "$3"', "sh", str(pair.register_live), str(pair.main_sqlite), str(script)),
                     where / "logs" / "sqldiff-apply", prepare=fresh_register)
     p, a = measure([push, apply], b.runs, say=b.say)
-    b.results.append(Result.of("catalog", "catalog partial push: apply", rows, p, a, p.seconds / a.seconds,
-                               "posync time / sqldiff+sqlite3's"))
+    b.results.append(Result.of("catalog", f"catalog partial push applied, {what}", pair.rows, p, a,
+                               p.seconds / a.seconds, "posync time / sqldiff+sqlite3's"))
+    return ratio
 
 
 def scale_volume(b: Bench) -> None:

@@ -259,6 +259,57 @@ def catalog(rows: int, say: Callable[[str], None]) -> CatalogPair:
                        folder / "live" / "caja1.db", rows)
 
 
+# main's own edits after a push: 1% of products changed, 0.1% deleted, 0.1% added ({n}: the product number)
+_MAIN_EDITS = (
+    "UPDATE products SET price = price + 50, updated_at = {later} WHERE {n} % 100 = 11",
+    "DELETE FROM products WHERE {n} % 1000 = 13",
+    "INSERT INTO products SELECT 'Y' || substr(product_id, 2), name || ' (nuevo)', NULL, category, unit, price, "
+    "tax_id, active, updated_at FROM products WHERE {n} % 1000 = 17 AND product_id LIKE 'P%'",
+)
+
+
+def catalog_since_push(pair: CatalogPair, say: Callable[[str], None]) -> CatalogPair:
+    """The usual partial push: a first push brought the register to main's catalog (and recorded
+    main's push state); since then main changed 1% of its products, deleted 0.1% and added 0.1%.
+    main_sqlite is main's catalog now, as SQLite, for sqldiff; register is the register after the push."""
+    folder = DATA / f"{pair.main_store.parent.name}-pushed"
+    n = "CAST(substr(product_id, 2) AS INTEGER)"
+
+    def build(target: Path) -> None:
+        target.mkdir(parents=True)
+        store = target / "main.duckdb"
+        shutil.copyfile(pair.main_store, store)
+        shutil.copyfile(pair.register, pair.register_live)
+        run_posync("--db", str(store), "catalogs", "push", "--mode", "partial", "--remote", "caja1",
+                   "--table", "products")
+        shutil.copyfile(pair.register_live, target / "register.db")
+        main_sqlite = target / "main_catalog.db"
+        shutil.copyfile(pair.main_sqlite, main_sqlite)
+        with closing(sqlite3.connect(main_sqlite)) as db:
+            for sql in _MAIN_EDITS:
+                db.execute(sql.format(n=n, later="datetime(updated_at, '+1 day')"))
+            db.commit()
+        from bench.reference import _connect
+
+        con = _connect(str(store))
+        for sql in _MAIN_EDITS:
+            con.execute(sql.format(n=n, later="updated_at + INTERVAL 1 DAY"))
+        con.execute(f"ATTACH {literal(str(main_sqlite))} AS s (TYPE sqlite, READ_ONLY)")
+        differ = con.execute("SELECT count(*) FROM (SELECT * FROM products EXCEPT ALL SELECT * FROM s.products)"
+                             ).fetchone()
+        con.close()
+        if differ and differ[0]:
+            raise RuntimeError(f"main's products and {main_sqlite.name} differ in {differ[0]} rows")
+
+    cached(folder, _digest(_stamp_of(pair.main_store.parent), _MAIN_EDITS, "pushed-v1"), build, say)
+    return CatalogPair(folder / "main_catalog.db", folder / "register.db", folder / "main.duckdb",
+                       pair.register_live, pair.rows)
+
+
+def _stamp_of(target: Path) -> str:
+    return json.loads(_stamp_path(target).read_text())["stamp"]  # type: ignore[no-any-return]
+
+
 def load_catalogs(store: Path, source: Path) -> None:
     """main's catalog tables = the generated catalog (what the register had before it drifted)."""
     from bench.reference import _connect
