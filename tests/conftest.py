@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +39,18 @@ class Posync:
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         return self.rows(sql, params)[0][0]
+
+
+def copy_world(template: Path, dest: Path) -> Posync:
+    """Copy a prepared folder (main.duckdb + its registers) and point its remotes at the copy."""
+    shutil.copytree(template, dest)
+    db = dest / "main.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("UPDATE remotes SET path = replace(path, ?, ?)", [str(template), str(dest)])
+    finally:
+        con.close()
+    return Posync(db)
 
 
 @pytest.fixture

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from sample_data import SampleSpec, generate
-from tests.conftest import DAY1, Posync, sqlite_exec
+from tests.conftest import DAY1, Posync, copy_world, sqlite_exec
 
 
 @dataclass
@@ -31,14 +29,7 @@ class World:
 
     @classmethod
     def clone(cls, template: Path, dest: Path) -> World:
-        shutil.copytree(template, dest)
-        db = dest / "main.duckdb"
-        con = duckdb.connect(str(db))
-        try:
-            con.execute("UPDATE remotes SET path = replace(path, ?, ?)", [str(template), str(dest)])
-        finally:
-            con.close()
-        return cls(dest, Posync(db), sorted((dest / "registers").glob("*.db")))
+        return cls(dest, copy_world(template, dest), sorted((dest / "registers").glob("*.db")))
 
 
 def build_world(base: Path, spec: dict[str, Any], dates: list[str]) -> Path:

@@ -28,7 +28,7 @@ import duckdb
 import pytest
 
 from sample_data import SampleSpec, generate
-from tests.conftest import DAY1, Posync
+from tests.conftest import DAY1, Posync, copy_world
 
 DAY0 = "2026-11-25"  # the day before DAY1: a day with no sales in the sample registers
 REGISTERS = ("caja1", "caja2", "caja3")
@@ -214,14 +214,7 @@ def main_content(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def clone(template: Path, dest: Path) -> World:
-    shutil.copytree(template, dest)
-    db = dest / "main.duckdb"
-    con = duckdb.connect(str(db))
-    try:
-        con.execute("UPDATE remotes SET path = replace(path, ?, ?)", [str(template), str(dest)])
-    finally:
-        con.close()
-    return World(dest, Posync(db))
+    return World(dest, copy_world(template, dest))
 
 
 @pytest.fixture(scope="session")
