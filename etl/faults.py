@@ -1,6 +1,8 @@
 """Test-only fault points: pause or fail at a named stage so a kill lands there deterministically.
 
-POSYNC_PAUSE_AT=stage        touch $POSYNC_PAUSE_FILE (if set) and sleep until killed.
+POSYNC_PAUSE_AT=stage        touch $POSYNC_PAUSE_FILE (if set) and sleep until killed, or until the file
+                             $POSYNC_RESUME_FILE (if set) exists: then go on (a window for the test to
+                             act on the paused run's surroundings, e.g. end its PostgreSQL lock session).
 POSYNC_FAIL_AT=stage         raise an error at that stage (drives the fault-point loop).
 POSYNC_SLEEP_AT=stage:secs   touch $POSYNC_PAUSE_FILE (if set), sleep that long, go on (a window for the
                              test to pull the share away, or write to the register, mid-copy).
@@ -17,7 +19,7 @@ from pathlib import Path
 from etl.errors import PosyncError
 
 STAGES = ("copy", "copied", "attach", "extract", "stage", "validate", "merge", "merge_rows", "commit", "log",
-          "push_backup", "push_apply", "push_apply_mid", "push_mark")
+          "push_backup", "push_apply", "push_apply_mid", "push_mark", "lock_proved")
 
 _hits: dict[str, int] = {}
 
@@ -49,5 +51,6 @@ def checkpoint(stage: str) -> None:
         time.sleep(float(seconds or 1))
     if _wanted("POSYNC_PAUSE_AT", stage) is not None:
         _touch_marker(stage)
-        while True:  # the test kills us here
+        resume = os.environ.get("POSYNC_RESUME_FILE")
+        while not (resume and Path(resume).exists()):  # the test kills us here, or lets us go on
             time.sleep(0.05)
