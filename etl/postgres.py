@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     import psycopg
 
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds; libpq's PGCONNECT_TIMEOUT or the URI's connect_timeout win
+# Forced on every session posync opens (psycopg and DuckDB's postgres extension alike): with
+# standard_conforming_strings off a backslash escapes the quote that ends a literal, and a client
+# encoding other than UTF-8 would misread the UTF-8 bytes posync sends (FAULTS 42).
+SAFE_OPTIONS = "-c standard_conforming_strings=on -c client_encoding=UTF8"
 LOCK_NAMESPACE = "posync main store"
 
 # libpq messages that mean "try again later" rather than "fix the configuration".
@@ -74,19 +78,32 @@ def refuse_password(uri: str, what: str) -> None:
 
 
 def connect_uri(uri: str) -> str:
-    """The URI to connect with: a bounded connect timeout unless the URI or PGCONNECT_TIMEOUT sets one.
+    """The URI to connect with: a bounded connect timeout, and the session settings that keep SQL safe.
 
-    >>> connect_uri("postgresql://pos@db/main")
-    'postgresql://pos@db/main?connect_timeout=10'
+    The connect timeout is added unless the URI or PGCONNECT_TIMEOUT sets one. SAFE_OPTIONS are
+    appended to the URI's own `options` (or to PGOPTIONS, which libpq ignores once the URI has
+    options): later `-c` settings win, so a server or user default can't turn them off.
+
     >>> connect_uri("postgresql://pos@db/main?connect_timeout=3")
-    'postgresql://pos@db/main?connect_timeout=3'
+    'postgresql://pos@db/main?connect_timeout=3&options=-c%20standard_conforming_strings%3Don%20-c%20client_encoding%3DUTF8'
+    >>> connect_uri("postgresql://pos@db/main?options=-c%20search_path%3Dtienda&connect_timeout=3")
+    'postgresql://pos@db/main?connect_timeout=3&options=-c%20search_path%3Dtienda%20-c%20standard_conforming_strings%3Don%20-c%20client_encoding%3DUTF8'
     """
     parts = urllib.parse.urlsplit(uri)
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    if any(k == "connect_timeout" for k, _ in query) or os.environ.get("PGCONNECT_TIMEOUT"):
-        return uri
-    query.append(("connect_timeout", str(DEFAULT_CONNECT_TIMEOUT)))
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    query = _query(parts.query)
+    if not any(k == "connect_timeout" for k, _ in query) and not os.environ.get("PGCONNECT_TIMEOUT"):
+        query.append(("connect_timeout", str(DEFAULT_CONNECT_TIMEOUT)))
+    given = [v for k, v in query if k == "options"]
+    options = " ".join(given) if given else os.environ.get("PGOPTIONS", "")
+    query = [(k, v) for k, v in query if k != "options"]
+    query.append(("options", f"{options} {SAFE_OPTIONS}".strip()))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query, quote_via=urllib.parse.quote)))
+
+
+def _query(text: str) -> list[tuple[str, str]]:
+    """A URI's query as libpq reads it: only %XX is decoded (a '+' stays a '+', unlike form encoding)."""
+    pairs = [item.partition("=") for item in text.split("&") if item]
+    return [(urllib.parse.unquote(k), urllib.parse.unquote(v)) for k, _, v in pairs]
 
 
 def first_line(err: BaseException) -> str:
@@ -256,7 +273,7 @@ def probe(uri: str, timeout: int = 3) -> bool:
     """Whether a PostgreSQL register answers right now (for `remote list`)."""
     psycopg = _psycopg()
     try:
-        with psycopg.connect(uri, connect_timeout=timeout, autocommit=True):
+        with psycopg.connect(connect_uri(uri), connect_timeout=timeout, autocommit=True):
             return True
     except psycopg.Error:
         return False
