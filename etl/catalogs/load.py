@@ -23,7 +23,9 @@ from etl.store import Store, quote
 
 RAW = "temp.catalog_load_raw"
 SAMPLES = 5
-READERS = {".csv": "read_csv({path}, header = true, all_varchar = true)",
+# CSV quoting is RFC 4180's ("" inside quotes); left to the sniffer, a value ending in `\` before its
+# closing quote (a product named `a\`) could be read as a backslash-escaped quote and shift the columns.
+READERS = {".csv": "read_csv({path}, header = true, all_varchar = true, quote = '\"', escape = '\"')",
            ".parquet": "read_parquet({path})", ".pq": "read_parquet({path})"}
 
 
