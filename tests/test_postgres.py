@@ -508,7 +508,9 @@ def test_dry_run_sql_run_by_psql_gives_the_register_a_push_gives(
     dry = push_catalogs(catalog_store, PushRequest(mode, dry_run=True, sql_dir=tmp_path / "sql")).registers[0]
     assert dry.status == "dry-run" and dry.sql_file is not None
     text = dry.sql_file.read_text(encoding="utf-8")
-    assert "\\set ON_ERROR_STOP on\nBEGIN;\n" in text and "psql REGISTER_URI < THIS_FILE" in text
+    start = ("\\set ON_ERROR_STOP on\nSET client_encoding = 'UTF8';\n"
+             "BEGIN;\nSET LOCAL standard_conforming_strings = on;\n")
+    assert start in text and "psql REGISTER_URI < THIS_FILE" in text
     assert {t: _catalog_rows(pg_server, register, t, extra=True) for t in CATALOG_TABLES} == before
     with dry.sql_file.open() as script:
         ran = subprocess.run(["psql", "-X", "-q", twin], stdin=script, capture_output=True, text=True, timeout=60)

@@ -20,7 +20,7 @@ import duckdb
 from sqlglot import exp
 
 from etl.catalogs.plan import PushPlan, TablePlan, Target, lit
-from etl.errors import ConfigError
+from etl.errors import ConfigError, PosyncError
 from etl.schema import CATALOG_TABLES
 from etl.store import quote
 
@@ -44,6 +44,10 @@ class Dialect:
     temp_schema: str = "temp"  # where a TEMPORARY table lives (PostgreSQL: pg_temp)
     typed_literals: bool = False  # DATE '…', TIMESTAMP '…', CAST(NULL AS t): PostgreSQL types VALUES as text
     target: str = "REGISTER_FILE"  # what the client is pointed at, in the script's header
+    # Added for FAULTS 42. Run right after BEGIN, by the push and by the --dry-run file alike.
+    prelude: tuple[str, ...] = ()
+    file_settings: tuple[str, ...] = ()  # --dry-run file only, before BEGIN: what the client must agree on
+    text_holds_nul: bool = True  # PostgreSQL text can't hold a NUL character
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -51,8 +55,14 @@ DIALECTS: dict[str, Dialect] = {
     "sqlite": Dialect("sqlite", "BEGIN IMMEDIATE", "1", "0", False, "sqlite3"),
     "duckdb": Dialect("duckdb", "BEGIN TRANSACTION", "TRUE", "FALSE", True, "duckdb"),
     # psql: ON_ERROR_STOP ends the script at the first error, and the open transaction dies with the session.
+    # Literals double their quotes only, which is exact only with standard_conforming_strings on: with it
+    # off a backslash escapes the closing quote (`a\` + a crafted next value injects SQL), so every push
+    # sets it for its own transaction; the connection forces it too (postgres.SAFE_OPTIONS). psql reads
+    # the file in the client encoding: the file is UTF-8.
     "postgres": Dialect("postgres", "BEGIN", "TRUE", "FALSE", True, "psql", stop_on_error="\\set ON_ERROR_STOP on",
-                        temp_schema="pg_temp", typed_literals=True, target="REGISTER_URI"),
+                        temp_schema="pg_temp", typed_literals=True, target="REGISTER_URI",
+                        prelude=("SET LOCAL standard_conforming_strings = on",),
+                        file_settings=("SET client_encoding = 'UTF8'",), text_holds_nul=False),
 }
 
 
@@ -97,6 +107,7 @@ class Script:
         """The SQL file: the same statements, with comments, stopping at the first error in the client."""
         lines = [f"-- {h}" for h in self.header]
         lines.append(self.dialect.stop_on_error)
+        lines += [f"{setting};" for setting in self.dialect.file_settings]
         for statement in self.statements:
             if statement.note:
                 lines.append(f"-- {statement.note}")
@@ -307,9 +318,10 @@ def _ordered(plan: PushPlan) -> list[TablePlan]:
 def render(con: duckdb.DuckDBPyConnection, plan: PushPlan, dialect: Dialect, header: tuple[str, ...] = ()) -> Script:
     """The whole script of a push: BEGIN, deletes (reverse order), writes (dependency order), COMMIT.
 
-    A plan without changes renders to BEGIN and COMMIT only.
+    A plan without changes renders to BEGIN (and the dialect's prelude) and COMMIT only.
     """
-    statements = [Statement(dialect.begin)]
+    refuse_nul(con, plan, dialect)
+    statements = [Statement(dialect.begin), *(Statement(sql) for sql in dialect.prelude)]
     if plan.changes:
         ordered = [t for t in _ordered(plan) if t.changes]  # a table without changes needs no statement
         for table in reversed(ordered):
@@ -320,3 +332,37 @@ def render(con: duckdb.DuckDBPyConnection, plan: PushPlan, dialect: Dialect, hea
         statements[0] = Statement(dialect.begin, "nothing to change: the register already has main's catalogs")
     statements.append(Statement("COMMIT"))
     return Script(plan.register, dialect, header, tuple(statements))
+
+
+def _written(table: TablePlan, mode: str) -> str:
+    """The relation of the rows a push writes to one table (see writes())."""
+    if mode in ("replace", "total"):
+        return table.source
+    return f"(SELECT * FROM {table.ops} WHERE _op IN ('insert', 'update'))"
+
+
+def refuse_nul(con: duckdb.DuckDBPyConnection, plan: PushPlan, dialect: Dialect) -> None:
+    """PosyncError naming register, table, key and column when a value to write holds a NUL the dialect can't store.
+
+    Checked before anything is saved, marked pending or sent: the push is refused as a whole.
+    """
+    if dialect.text_holds_nul:
+        return
+    for table in _ordered(plan):
+        target = table.target
+        texts = [c for c in target.names if target.type_of(c) == "VARCHAR"]
+        if not table.changes or not texts:
+            continue
+        has_nul = [f"contains(r.{quote(c)}, chr(0))" for c in texts]
+        which = ", ".join(f"CASE WHEN {test} THEN {lit(c)} END" for test, c in zip(has_nul, texts, strict=True))
+        row = con.execute(
+            f"SELECT count(*) OVER (), CAST(r.{quote(target.key)} AS VARCHAR), concat_ws(', ', {which}) "
+            f"FROM {_written(table, plan.mode)} r WHERE {' OR '.join(has_nul)} ORDER BY 2 LIMIT 1").fetchone()
+        if row:
+            count, key, columns = row
+            more = f" (and {count - 1:,} more row{'s' if count > 2 else ''})" if count > 1 else ""
+            raise PosyncError(
+                f"register {plan.register}: {target.table} {target.key} {key!r}{more}: a NUL character in "
+                f"{columns}, which a {dialect.name} register can't store in text; remove it from "
+                "main's catalog, then push again (nothing was changed)."
+            )
