@@ -15,14 +15,17 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
+import secrets
 import socket
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from etl.errors import ConfigError, PosyncError, StoreLocked, TransientError
+from etl.faults import checkpoint
 
 if TYPE_CHECKING:
-    import duckdb
     import psycopg
 
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds; libpq's PGCONNECT_TIMEOUT or the URI's connect_timeout win
@@ -201,21 +204,67 @@ def snapshot_digest(con: duckdb.DuckDBPyConnection, register: str, tables: tuple
     return digest.hexdigest()
 
 
-def lock_key(schema: str = "public") -> int:
-    """The advisory lock key of a main store (per database, and per schema within it).
+def lock_key(schema: str = "public", purpose: str = "") -> int:
+    """An advisory lock key of a main store (per database, per schema within it, and per purpose).
 
     >>> lock_key() == lock_key("public") != lock_key("tienda2")
     True
+    >>> lock_key() != lock_key(purpose="commit barrier")
+    True
     """
-    digest = hashlib.sha256(f"{LOCK_NAMESPACE}\x1f{schema}".encode()).digest()
+    name = f"{LOCK_NAMESPACE}\x1f{schema}" + (f"\x1f{purpose}" if purpose else "")
+    digest = hashlib.sha256(name.encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-class RunLock:
-    """The advisory lock of a PostgreSQL main store, held by one dedicated session."""
+BARRIER_SECONDS = 30  # how long a new run waits for a transaction of a run that lost the lock to end
 
-    def __init__(self, session: psycopg.Connection[Any], key: int) -> None:
-        self._session, self._key = session, key
+
+def _held(key: int, alias: str) -> str:
+    """SQL condition: pg_locks row `alias` is a granted session lock on `key` in this database."""
+    high, low = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+    return (f"{alias}.locktype = 'advisory' AND {alias}.granted AND {alias}.classid = {high}::bigint::oid "
+            f"AND {alias}.objid = {low}::bigint::oid AND {alias}.objsubid = 1 "
+            f"AND {alias}.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+
+class RunLock:
+    """The advisory lock of a PostgreSQL main store, held by one dedicated session.
+
+    The session also holds a second lock on a key drawn at random for this run, so that "this
+    run still holds the lock" is one exact question to pg_locks (no pid that could be reused).
+    """
+
+    def __init__(self, session: psycopg.Connection[Any], key: int, run_key: int, target: str) -> None:
+        self._session, self._key, self._run_key, self._target = session, key, run_key, target
+
+    def prove(self, con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+        """Inside the caller's open DuckDB transaction: prove this run still holds the lock, or abort it.
+
+        postgres_query runs on the connection of the DuckDB transaction, inside its PostgreSQL
+        transaction (same backend, same xid). First a shared transaction-level lock on the commit
+        barrier, held until this transaction ends: a run that takes the lock after ours was lost
+        waits on that barrier (take_run_lock) until this transaction is over, so it can't read main
+        between this check and our COMMIT. Then the check: the lock session is alive and holds both keys.
+        """
+        enter = f"SELECT pg_try_advisory_xact_lock_shared({lock_key(purpose='commit barrier')}) AS entered"
+        check = (f"SELECT count(*) AS held FROM pg_locks r JOIN pg_locks k ON k.pid = r.pid "
+                 f"WHERE {_held(self._run_key, 'r')} AND {_held(self._key, 'k')}")
+        try:  # two statements, in this order: the barrier is entered before the lock is checked
+            entered = con.execute("SELECT * FROM postgres_query(?, ?)", [catalog, enter]).fetchone()
+            held = con.execute("SELECT * FROM postgres_query(?, ?)", [catalog, check]).fetchone()
+        except duckdb.Error as err:  # the data connection itself broke (server restart, network)
+            raise TransientError(
+                f"main store {redact(self._target)}: could not check the run lock ({first_line(err)}); nothing of "
+                "this transaction was written; it will be retried on the next run."
+            ) from None
+        if not (entered and entered[0] and held and held[0]):
+            raise TransientError(
+                f"main store {redact(self._target)}: the run lock was lost (the PostgreSQL session holding it ended: "
+                "terminated, server restart or dropped connection), so nothing of this transaction was written; "
+                "this run stops here, run it again."
+            )
+        checkpoint("lock_proved")  # proved, not yet committed: the window the commit barrier closes
 
     def close(self) -> None:
         """Unlock, then close. The explicit unlock is a round trip: when it returns the lock is free.
@@ -224,14 +273,16 @@ class RunLock:
         a run started right after this one (`posync import && posync catalogs push`) could find it held.
         """
         with contextlib.suppress(_psycopg().Error):
-            self._session.execute("SELECT pg_advisory_unlock(%s)", [self._key])
+            self._session.execute("SELECT pg_advisory_unlock_all()")
         self._session.close()
 
 
 def take_run_lock(uri: str) -> RunLock:
     """Hold the main store's advisory lock on a dedicated session; StoreLocked (exit 4) when another run has it.
 
-    pg_try_advisory_lock never waits: a second run learns at once who holds the store.
+    pg_try_advisory_lock never waits: a second run learns at once who holds the store. Once it
+    has the lock, it waits (at most BARRIER_SECONDS) for any transaction of a run that lost the
+    lock to end, so it never reads main while such a transaction is still committing.
     """
     session = connect(uri, "main store")
     try:
@@ -240,7 +291,10 @@ def take_run_lock(uri: str) -> RunLock:
         key = lock_key()
         row = session.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()
         if row and row[0]:
-            return RunLock(session, key)
+            run_key = secrets.randbits(63)
+            session.execute("SELECT pg_advisory_lock(%s)", [run_key])
+            _pass_barrier(session, uri)
+            return RunLock(session, key, run_key, uri)
         holder = _lock_holder(session, key)
     except BaseException:
         session.close()
@@ -250,6 +304,22 @@ def take_run_lock(uri: str) -> RunLock:
         f"another posync run ({holder}) holds the main store {redact(uri)}; "
         "wait for it to finish, or stop it, then run again."
     )
+
+
+def _pass_barrier(session: psycopg.Connection[Any], uri: str) -> None:
+    """Wait until no transaction of an earlier run that proved its lock is still open (see RunLock.prove)."""
+    psycopg = _psycopg()
+    barrier = lock_key(purpose="commit barrier")
+    session.execute(f"SET lock_timeout = '{BARRIER_SECONDS}s'")
+    try:
+        session.execute("SELECT pg_advisory_lock(%s)", [barrier])
+    except psycopg.errors.LockNotAvailable:
+        raise StoreLocked(
+            f"a posync run that lost its lock on the main store {redact(uri)} is still finishing a transaction "
+            f"after {BARRIER_SECONDS} s; stop it, then run again."
+        ) from None
+    session.execute("SELECT pg_advisory_unlock(%s)", [barrier])
+    session.execute("RESET lock_timeout")
 
 
 def _lock_holder(session: psycopg.Connection[Any], key: int) -> str:

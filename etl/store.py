@@ -12,7 +12,7 @@ import datetime as dt
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
@@ -120,6 +120,9 @@ class Store:
     target: str
     data_dir: Path
     _lock: RunLock | None = field(default=None, repr=False)
+    # Run last inside every transaction, before COMMIT: a PostgreSQL main proves there that this run
+    # still holds its run lock (postgres.RunLock.prove), or raises and the transaction rolls back.
+    _prove: Callable[[duckdb.DuckDBPyConnection], None] | None = field(default=None, repr=False)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -127,8 +130,11 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield self.con
+            if self._prove is not None:
+                self._prove(self.con)
         except BaseException:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a broken connection must not hide the reason
+                self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
 
@@ -225,7 +231,7 @@ def _open_postgres(target: str, data: Path) -> Store:
     except BaseException:
         lock.close()
         raise
-    return _migrated(Store(con, target, data, lock))
+    return _migrated(Store(con, target, data, lock, lambda tx: lock.prove(tx, MAIN)))
 
 
 def _duckdb(data: Path) -> duckdb.DuckDBPyConnection:
