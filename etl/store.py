@@ -20,13 +20,13 @@ from typing import IO, Protocol
 import duckdb
 from sqlglot import exp
 
-from etl import paths, postgres
+from etl import paths, pgkeys, postgres
 from etl.engines import ENGINES, attach, is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
 from etl.schema import TABLES, Table
 
 MAIN = "m"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def quote(name: str) -> str:
@@ -104,6 +104,15 @@ def main_schema() -> list[str]:
 
 
 MIGRATIONS: dict[int, list[str]] = {1: []}  # version -> statements run after main_schema(); later issues add
+
+
+def _pg_constraints(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """Version 2, PostgreSQL main only: UNIQUE constraints on the natural keys (etl/pgkeys.py, FAULTS 41)."""
+    pgkeys.add_natural_keys(con, MAIN, postgres.redact(target))
+
+
+# version -> a step run for PostgreSQL main stores only, after that version's MIGRATIONS statements.
+PG_MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {2: _pg_constraints}
 
 
 class RunLock(Protocol):
@@ -292,4 +301,7 @@ def migrate(store: Store) -> None:
         for step in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS.get(step, []):
                 con.execute(statement)
-            con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [step])
+            if store.is_postgres and step in PG_MIGRATIONS:
+                PG_MIGRATIONS[step](con, store.target)
+            if version or step == SCHEMA_VERSION:  # a new store is recorded once, at the version it was made
+                con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [step])
