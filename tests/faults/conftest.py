@@ -76,6 +76,8 @@ ROWS = {
     37: "loyalty rerun, edits, rejected vouchers",
     38: "rule conflicts between registers",
     39: "DIAN numbering",
+    41: "PostgreSQL main: run lock lost mid-run",
+    42: "PostgreSQL: standard_conforming_strings off",
 }
 
 _rows_of: dict[str, tuple[int, ...]] = {}
