@@ -1,29 +1,51 @@
-"""Mapping + process date → a sqlglot SELECT → Arrow record batches → DuckDB temp staging tables.
+"""A register's rows, read through its mapping and cast strictly, into the run's staging tables.
 
-Every value is TRY_CAST to its canonical type and a `_bad` column names the columns whose
-source value was present but did not cast, so check 5 can reject those rows with samples
-instead of coercing them to NULL or 0 (FAULTS 10).
+etl.registers delivers a register table's own columns; here each canonical column is computed
+from them (a plain column, or the mapping's expression over them) and cast to its canonical type
+by etl.casts' strict rules. A value that does not cast is never coerced: its column, the
+register's own text and the reason go into the row's `_bad` list, so check 5 holds the row back
+and the report shows what the register holds (FAULTS 10, 17, 18, 52).
+
+Voucher codes are compared trimmed and case-insensitively (FAULTS 48): main stores them as the
+register wrote them, trimmed and in upper case ('fv1 ' is FV1).
+
+The day of an import. SQLite runs the date filter and the header join itself, so only the
+day's rows cross over: the filter is the set of the register's own date values that posync's
+strict cast puts on the process date (or can't read), found with one DISTINCT scan. Lines and
+payments come with their header. Lines whose header the register does not have come along as
+orphans (check 4) when their number lies in the day's numbering window: after the last number
+of that code the register has before the day's first, and before the first one after the day's
+last. Registers read in place of SQLite's pushdown (DuckDB files, PostgreSQL, mappings whose
+date or keys are expressions) get the same rows, decided in DuckDB.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 from sqlglot import exp
 
-from etl.engines import attach, detach, load_extension
+from etl import casts
 from etl.errors import PosyncError
 from etl.faults import checkpoint
-from etl.mapping import Mapping, TableMapping
-from etl.schema import TABLES, VOUCHER_TABLES
-from etl.staging import Snapshot
+from etl.mapping import TableMapping
+from etl.registers import DISTINCT_LIMIT, Register, Source, SqliteReader, first_line, quoted
+from etl.schema import CODE_COLUMNS, TABLES, VOUCHER_TABLES
+from etl.sqltemplate import fill
 from etl.store import quote
 
-BATCH_ROWS = 200_000
-INTEGER_TYPES = ("BIGINT", "INTEGER")
+READ_RULES = "2"  # part of a snapshot's identity: bump when a change to reading or casting changes what is staged
+STAGE = "stage"  # an in-memory database (not `temp`): the extraction cursors must see it too
 SRC = "src"
+BAD_TYPE = 'STRUCT("column" VARCHAR, "value" VARCHAR, reason VARCHAR)[]'
+SAMPLE_WIDTH = 60
+STAGED_TABLES = ("voucher_types", *VOUCHER_TABLES)
+_NO_VALUE = {"DATE": "is not a date", "TIMESTAMP": "is not a date and time", "BOOLEAN": "is not true or false",
+             "VARCHAR": "gave no text"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +57,9 @@ class Extracted:
     unmapped: dict[str, tuple[str, ...]]
 
 
-STAGE = "stage"  # an in-memory database (not `temp`): the extraction cursors must see it too
+def bad_text(column: str = "_bad") -> str:
+    """SQL: a row's bad values in words, e.g. "total '1.234,56' is not a number; date 'x' is not a date"."""
+    return f"array_to_string(list_transform({column}, b -> b.column || ' ' || b.value || ' ' || b.reason), '; ')"
 
 
 def stage_table(table: str) -> str:
@@ -49,285 +73,395 @@ def create_staging(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> N
         con.execute(f"ATTACH ':memory:' AS {STAGE}")
     for table in tables:
         cols = ", ".join(f"{quote(c)} {t}" for c, t in TABLES[table].columns)
-        con.execute(f"CREATE OR REPLACE TABLE {stage_table(table)} (register VARCHAR, {cols}, _bad VARCHAR)")
-
-
-def _qualified(expression: exp.Expression, alias: str = SRC) -> exp.Expression:
-    """The mapping expression with every column qualified by the source alias."""
-    tree = expression.copy()
-    for column in tree.find_all(exp.Column):
-        column.set("table", exp.to_identifier(alias))
-    return tree
-
-
-def _cast(expression: exp.Expression, type_: str) -> exp.Expression:
-    return exp.TryCast(this=expression, to=exp.DataType.build(type_, dialect="duckdb"))
-
-
-INTEGERS = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT")
-# (source type, canonical type) pairs whose cast can never fail or lose anything.
-_WIDENING = {("INTEGER", "BIGINT"), ("SMALLINT", "BIGINT"), ("TINYINT", "BIGINT"), ("SMALLINT", "INTEGER"),
-             ("TINYINT", "INTEGER"), ("DATE", "TIMESTAMP")}
-
-
-def _cast_can_fail(source_type: str | None, type_: str) -> bool:
-    """Whether a plain column of source_type may fail (or round) casting to type_.
-
-    >>> _cast_can_fail("DECIMAL(18,2)", "DECIMAL(18,2)"), _cast_can_fail("DOUBLE", "DECIMAL(18,2)")
-    (False, True)
-    """
-    if source_type is None:
-        return True
-    source = source_type.upper().replace(" ", "")
-    return source != type_.replace(" ", "") and (source, type_) not in _WIDENING
-
-
-def _bad_condition(expression: exp.Expression, type_: str, source_type: str | None) -> exp.Expression:
-    """True when the source had a value but it did not cast (or lost digits casting to an integer)."""
-    refs = [c for c in expression.find_all(exp.Column)]
-    present = exp.or_(*[exp.Not(this=exp.Is(this=r.copy(), expression=exp.Null())) for r in refs]) if refs else None
-    failed: exp.Expression = exp.Is(this=_cast(expression, type_), expression=exp.Null())
-    if type_ in INTEGER_TYPES and (source_type or "").upper() not in INTEGERS:
-        # TRY_CAST('12.5' AS BIGINT) rounds to 13: refuse instead
-        exact = exp.NEQ(this=_cast(expression, "DOUBLE"), expression=_cast(expression, type_))
-        failed = exp.or_(failed, exact)
-    return exp.and_(present, failed) if present is not None else exp.false()
-
-
-def _fn(name: str, *args: exp.Expression) -> exp.Expression:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
-def _not_utf8(value: exp.Expression) -> exp.Expression:
-    """True for text whose bytes are not valid UTF-8 (a SQLite register may hold cp1252 bytes)."""
-    return exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())),
-                    exp.Is(this=_fn("try", _fn("decode", _fn("encode", value.copy()))), expression=exp.Null()))
-
-
-def _hex_sample(value: exp.Expression) -> exp.Expression:
-    """What a rejected non-UTF-8 value is staged as: its bytes in hex, for the report's samples."""
-    hex_digits = _fn("left", _fn("hex", value.copy()), exp.Literal.number(64))
-    return _fn("concat", exp.Literal.string("not UTF-8: x'"), hex_digits, exp.Literal.string("'"))
-
-
-def select_for(table_map: TableMapping, source_catalog: str, types: dict[str, str] | None = None,
-               check_text: bool = False) -> exp.Select:
-    """SELECT every canonical column of one table, TRY_CAST, plus the `_bad` column list.
-
-    types (source column, lower case → DuckDB type) lets plain columns whose cast cannot fail
-    skip the `_bad` test: that test is most of the extraction's cost on typed registers.
-    check_text also tests text columns for bytes that are not UTF-8: such a value is staged as
-    its hex and its column listed in `_bad`, so check 5 rejects the row with a hex sample (FAULTS 18).
-    """
-    types = types or {}
-    table = TABLES[table_map.canonical]
-    projections: list[exp.Expression] = []
-    bad_parts: list[exp.Expression] = []
-    for column, type_ in table.columns:
-        mapped = table_map.columns[column]
-        if mapped is None:
-            projections.append(exp.alias_(exp.cast(exp.Null(), type_), column, quoted=True))
-            continue
-        source = _qualified(mapped)
-        if check_text and type_ == "VARCHAR":
-            text = _cast(source, type_)
-            projections.append(exp.alias_(exp.Case().when(_not_utf8(text), _hex_sample(text)).else_(text.copy()),
-                                          column, quoted=True))
-            bad_parts.append(exp.Case().when(_not_utf8(text), exp.Literal.string(column)))
-            continue
-        projections.append(exp.alias_(_cast(source, type_), column, quoted=True))
-        source_type = types.get(mapped.name.lower()) if isinstance(mapped, exp.Column) else None
-        if type_ != "VARCHAR" and _cast_can_fail(source_type, type_):  # any value casts to text
-            bad_parts.append(exp.Case().when(_bad_condition(source, type_, source_type), exp.Literal.string(column)))
-    # Anonymous: sqlglot would otherwise rewrite concat_ws with NULL guards we don't want.
-    bad = (exp.Anonymous(this="concat_ws", expressions=[exp.Literal.string(","), *bad_parts])
-           if bad_parts else exp.Null())
-    projections.append(exp.alias_(exp.func("nullif", bad, exp.Literal.string("")), "_bad"))
-    source_table = exp.Table(
-        this=exp.to_identifier(table_map.source, quoted=True),
-        catalog=exp.to_identifier(source_catalog, quoted=True),
-        alias=exp.TableAlias(this=exp.to_identifier(SRC)),
-    )
-    return exp.select(*projections).from_(source_table)
-
-
-def _date_filter(table_map: TableMapping, process_date: dt.date) -> exp.Expression:
-    """The business date decides; rows whose date is missing or unreadable come along to be rejected."""
-    mapped = table_map.columns["date"]
-    assert mapped is not None  # required by the mapping loader
-    date = _cast(_qualified(mapped), "DATE")
-    day = exp.cast(exp.Literal.string(process_date.isoformat()), "DATE")
-    return exp.or_(exp.EQ(this=date, expression=day), exp.Is(this=date.copy(), expression=exp.Null()))
-
-
-def voucher_select(mapping: Mapping, catalog: str, process_date: dt.date, types: SourceTypes,
-                   check_text: bool = False) -> exp.Select:
-    headers = mapping.tables["vouchers"]
-    return select_for(headers, catalog, types.get("vouchers"), check_text).where(_date_filter(headers, process_date))
-
-
-def child_select(mapping: Mapping, table: str, catalog: str, process_date: dt.date,
-                 types: SourceTypes, check_text: bool = False) -> exp.Select:
-    """Lines or payments of that date's headers, plus orphans (no header at the register at all).
-
-    One pass over the header table: its keys, grouped, with whether any header of that key is
-    in the batch; lines join to it, and a line with no header anywhere comes along to be rejected.
-    """
-    child = select_for(mapping.tables[table], catalog, types.get(table), check_text).subquery("c")
-    headers = mapping.tables["vouchers"]
-    keys = [exp.alias_(_cast(_qualified(headers.columns[k]), TABLES["vouchers"].type_of(k)), k)  # type: ignore[arg-type]
-            for k in ("voucher_code", "number")]
-    in_batch = exp.alias_(exp.func("bool_or", _date_filter(headers, process_date)), "in_batch")
-    header_keys = (
-        exp.select(*keys, in_batch)
-        .from_(exp.Table(this=exp.to_identifier(headers.source, quoted=True),
-                         catalog=exp.to_identifier(catalog, quoted=True),
-                         alias=exp.TableAlias(this=exp.to_identifier(SRC))))
-        .group_by("1", "2")
-    )
-    return (
-        exp.select("c.*").from_(child)
-        .join(header_keys.subquery("h"), on="h.voucher_code = c.voucher_code AND h.number = c.number",
-              join_type="left")
-        .where("h.in_batch OR h.number IS NULL")
-    )
-
-
-SourceTypes = dict[str, dict[str, str]]  # canonical table -> source column (lower case) -> DuckDB type
-
-
-def check_columns(con: duckdb.DuckDBPyConnection, catalog: str, register: str, mapping: Mapping,
-                  tables: tuple[str, ...]) -> tuple[SourceTypes, dict[str, tuple[str, ...]]]:
-    """Refuse schema drift the mapping can't absorb (FAULTS 9); return source types and unmapped columns (8)."""
-    rows = con.execute(
-        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = ?", [catalog]
-    ).fetchall()
-    actual: dict[str, dict[str, tuple[str, str]]] = {}
-    for table_name, column, type_ in rows:
-        actual.setdefault(table_name.lower(), {})[column.lower()] = (column, type_)
-    types: SourceTypes = {}
-    unmapped: dict[str, tuple[str, ...]] = {}
-    for table in tables:
-        tm = mapping.tables[table]
-        present = actual.get(tm.source.lower())
-        if present is None:
-            raise PosyncError(
-                f"register {register}: table {tm.source} missing (mapping {mapping.file}, "
-                f"{mapping.json_path(table)}.source); the register's schema does not match its mapping."
-            )
-        for column, canonical in tm.source_columns().items():
-            if column.lower() not in present:
-                raise PosyncError(
-                    f"register {register}: {tm.source}.{column} missing, needed for {table}.{canonical} "
-                    f"(mapping {mapping.file}, {mapping.json_path(table, canonical)})."
-                )
-        types[table] = {low: type_ for low, (_, type_) in present.items()}
-        used = {c.lower() for c in tm.source_columns()}
-        extra = tuple(sorted(name for low, (name, _) in present.items() if low not in used))
-        if extra:
-            unmapped[table] = extra
-    return types, unmapped
-
-
-def _stream_into(con: duckdb.DuckDBPyConnection, query: exp.Expression, table: str, register: str) -> int:
-    """Run the extraction on a cursor and stream its Arrow batches into the staging table."""
-    cursor = con.cursor()
-    try:
-        con.register("extracted_batches", cursor.execute(query.sql("duckdb")).to_arrow_reader(BATCH_ROWS))
-        result = con.execute(
-            f"INSERT INTO {stage_table(table)} SELECT ?, * FROM extracted_batches", [register]
-        ).fetchone()
-    finally:
-        con.unregister("extracted_batches")
-        cursor.close()
-    return int(result[0]) if result else 0
-
-
-# Raised by the SQLite scanner when a value does not match its column's declared type.
-_TYPE_ERRORS = (duckdb.TypeMismatchException, duckdb.ConversionException)
-
-
-def extract_vouchers(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping,
-                     process_date: dt.date, alias: str) -> Extracted:
-    """Attach the staged copy, check its schema, and stage that date's vouchers, lines and payments.
-
-    A SQLite register is read with its declared types first (fast); if a value does not match
-    its declared type (SQLite allows that), it is read again as text, so that posync's own
-    casts can reject the offending rows with samples instead of failing the register. Text that
-    is not UTF-8 (SQLite does not check) makes it read again testing every text value, so
-    that only those rows are rejected, with a hex sample.
-    """
-    as_text = check_text = False
-    while True:
-        try:
-            return _extract(con, snapshot, mapping, process_date, alias, as_text, check_text)
-        except _TYPE_ERRORS:
-            if snapshot.engine.name != "sqlite" or as_text:
-                raise
-            as_text = True
-        except _NotUtf8:
-            if check_text:
-                raise PosyncError(f"register {snapshot.register}: text that is not UTF-8 could not be isolated "
-                                  f"reading it through mapping {mapping.file}.") from None
-            check_text = True
-        discard(con, snapshot.register, STAGED_TABLES)
-
-
-STAGED_TABLES = ("voucher_types", *VOUCHER_TABLES)
-
-
-class _NotUtf8(Exception):
-    """DuckDB met text that is not UTF-8 while staging a register's rows."""
-
-
-def _extract(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping, process_date: dt.date,
-             alias: str, as_text: bool, check_text: bool = False) -> Extracted:
-    register = snapshot.register
-    checkpoint("attach")
-    try:
-        load_extension(con, snapshot.engine.extension)
-        if snapshot.engine.name == "sqlite":  # must be set before ATTACH: column types bind there
-            con.execute(f"SET GLOBAL sqlite_all_varchar = {'true' if as_text else 'false'}")
-        attach(con, snapshot.target, alias, snapshot.engine, read_only=True)
-    except duckdb.Error as err:
-        raise PosyncError(f"register {register}: cannot open the database ({_first_line(err)}).") from None
-    try:
-        tables = STAGED_TABLES if "voucher_types" in mapping.tables else VOUCHER_TABLES
-        types, unmapped = check_columns(con, alias, register, mapping, tables)
-        checkpoint("extract")
-        counts: dict[str, int] = {}
-        try:
-            if "voucher_types" in mapping.tables:
-                query = select_for(mapping.tables["voucher_types"], alias, types.get("voucher_types"), check_text)
-                counts["voucher_types"] = _stream_into(con, query, "voucher_types", register)
-            counts["vouchers"] = _stream_into(
-                con, voucher_select(mapping, alias, process_date, types, check_text), "vouchers", register
-            )
-            for table in ("voucher_lines", "payments"):
-                query = child_select(mapping, table, alias, process_date, types, check_text)
-                counts[table] = _stream_into(con, query, table, register)
-        except _TYPE_ERRORS:
-            raise
-        except duckdb.InvalidInputException as err:
-            if "invalid unicode" in str(err).lower():
-                raise _NotUtf8(str(err)) from None
-            raise PosyncError(
-                f"register {register}: reading it through mapping {mapping.file} failed ({_first_line(err)})."
-            ) from None
-        except duckdb.Error as err:
-            raise PosyncError(
-                f"register {register}: reading it through mapping {mapping.file} failed ({_first_line(err)})."
-            ) from None
-        return Extracted(register, counts, unmapped)
-    finally:
-        detach(con, alias)
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        con.execute(f"CREATE OR REPLACE TABLE {stage_table(table)} (register VARCHAR, {cols}, _bad {BAD_TYPE})")
 
 
 def discard(con: duckdb.DuckDBPyConnection, register: str, tables: tuple[str, ...]) -> None:
     """Drop whatever one register staged (after it failed half-way)."""
     for table in tables:
         con.execute(f"DELETE FROM {stage_table(table)} WHERE register = ?", [register])
+
+
+# --- schema: what the mapping needs is there ---------------------------------------------------------------
+
+
+def check_columns(register: Register, tables: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Refuse schema drift the mapping can't absorb (FAULTS 9); return the unmapped columns (8)."""
+    mapping, name = register.mapping, register.name
+    present_tables = register.reader.tables()
+    unmapped: dict[str, tuple[str, ...]] = {}
+    for table in tables:
+        tm = mapping.tables[table]
+        if tm.source.lower() not in present_tables:
+            raise PosyncError(
+                f"register {name}: table {tm.source} missing (mapping {mapping.file}, "
+                f"{mapping.json_path(table)}.source); the register's schema does not match its mapping."
+            )
+        present = register.reader.describe(present_tables[tm.source.lower()]).columns
+        for column, canonical in tm.source_columns().items():
+            if column.lower() not in present:
+                raise PosyncError(
+                    f"register {name}: {tm.source}.{column} missing, needed for {table}.{canonical} "
+                    f"(mapping {mapping.file}, {mapping.json_path(table, canonical)})."
+                )
+        used = {c.lower() for c in tm.source_columns()}
+        extra = tuple(sorted(n for low, (n, _) in present.items() if low not in used))
+        if extra:
+            unmapped[table] = extra
+    return unmapped
+
+
+# --- the canonical projection: mapping expressions and strict casts over a Source ------------------------
+
+
+def _ref(name: str, table: str = SRC) -> exp.Column:
+    return exp.column(quoted(name), table=exp.to_identifier(table))
+
+
+def _not_null(value: exp.Expression) -> exp.Expression:
+    return exp.Not(this=exp.Is(this=value, expression=exp.Null()))
+
+
+def _present(name: str, source: Source) -> exp.Expression:
+    """The register has a value in this column (a number, text, or bytes that are not UTF-8)."""
+    column = source.column(name)
+    parts = [_not_null(_ref(column.name))]
+    parts += [_not_null(_ref(f"{column.name}__{what}")) for what, on in (("text", column.text), ("hex", column.hex))
+              if on]
+    return exp.or_(*parts)
+
+
+def _shown(name: str, source: Source) -> exp.Expression:
+    """The register's own value for the report: quoted text cut at SAMPLE_WIDTH, bytes not UTF-8 as x'hex'."""
+    column = source.column(name)
+    value: exp.Expression = exp.cast(_ref(column.name), "VARCHAR")
+    if column.text:
+        value = exp.func("coalesce", _ref(f"{column.name}__text"), value)
+    shown = fill(f"'''' || CASE WHEN length(__v__) > {SAMPLE_WIDTH} THEN left(__v__, {SAMPLE_WIDTH - 1}) || '…' "
+                 "ELSE __v__ END || ''''", v=value)
+    if column.hex:
+        shown = fill("coalesce('x''' || left(__h__, 64) || '''', __s__)", h=_ref(f"{column.name}__hex"), s=shown)
+    return shown
+
+
+@dataclass(frozen=True)
+class _Cast:
+    value: exp.Expression  # the canonical value (meaningful only where reason is NULL)
+    reason: exp.Expression  # why the register's value is bad, or NULL
+    shown: exp.Expression  # the register's own text, for the report
+
+
+def _not_utf8(reason: exp.Expression, names: Sequence[str], source: Source) -> exp.Expression:
+    for name in names:
+        column = source.column(name)
+        if column.hex:
+            reason = exp.Case().when(_not_null(_ref(f"{column.name}__hex")),
+                                     exp.Literal.string("is not UTF-8")).else_(reason)
+    return reason
+
+
+def _plain(name: str, source: Source, target: str) -> _Cast:
+    column = source.column(name)
+    value, reason = casts.strict(_ref(column.name), column.type, target)
+    if column.text:  # text stored in a numeric column: judged as text
+        text = _ref(f"{column.name}__text")
+        text_value, text_reason = casts.strict(text, "VARCHAR", target)
+        value = exp.Case().when(_not_null(text.copy()), text_value).else_(value)
+        reason = exp.Case().when(_not_null(text.copy()), text_reason).else_(reason)
+    return _Cast(value, _not_utf8(reason, [name], source), _shown(name, source))
+
+
+def _over_source(mapped: exp.Expression, source: Source) -> exp.Expression:
+    tree = mapped.copy()
+    for column in list(tree.find_all(exp.Column)):
+        column.replace(_ref(source.column(column.name).name))
+    return tree
+
+
+def _expression(mapped: exp.Expression, source: Source, target: str, source_type: str) -> _Cast:
+    """A mapping expression over the register's columns, cast strictly; NULL from present input is bad."""
+    names = list(dict.fromkeys(c.name for c in mapped.find_all(exp.Column)))
+    tree = _over_source(mapped, source)
+    value, reason = casts.strict(tree, source_type, target)
+    if names:
+        no_value = _NO_VALUE.get(target, "is not a whole number" if target in casts.INTEGERS else "is not a number")
+        missing = exp.and_(exp.Is(this=tree.copy(), expression=exp.Null()),
+                           exp.or_(*[_present(n, source) for n in names]))
+        reason = exp.Case().when(missing, exp.Literal.string(no_value)).else_(reason)
+    parts = [fill("__n__ || '=' || coalesce(__v__, 'NULL')", n=exp.Literal.string(n), v=_shown(n, source))
+             for n in names]
+    shown = exp.Anonymous(this="concat_ws", expressions=[exp.Literal.string(", "), *parts]) if parts \
+        else exp.Literal.string("")
+    return _Cast(value, _not_utf8(reason, names, source), shown)
+
+
+def _expression_types(con: duckdb.DuckDBPyConnection, table_map: TableMapping, source: Source) -> dict[str, str]:
+    """The DuckDB type each expression column gives, asked of DuckDB without reading a row."""
+    projections = [exp.alias_(_over_source(e, source), c, quoted=True) for c, e in table_map.columns.items()
+                   if e is not None and not isinstance(e, exp.Column)]
+    if not projections:
+        return {}
+    query = exp.select(*projections).from_(exp.to_table(source.relation).as_(SRC))
+    try:
+        described = con.execute(f"DESCRIBE {query.sql('duckdb')}").fetchall()
+    except duckdb.Error as err:
+        raise PosyncError(f"a mapping expression on {table_map.source} does not run on this register "
+                          f"({first_line(err)}).") from None
+    return {row[0]: row[1] for row in described}
+
+
+def canonical_select(con: duckdb.DuckDBPyConnection, table_map: TableMapping, source: Source,
+                     keep: Sequence[str] = ()) -> exp.Select:
+    """Every canonical column of one table, strictly cast, plus `_bad`; `keep` source columns pass through.
+
+    Two levels: the inner query computes each value and the reason it is bad; the outer keeps the
+    value only where there is no reason, and lists the reasons with the register's own text.
+    """
+    expression_types = _expression_types(con, table_map, source)
+    inner: list[exp.Expression] = [exp.Star()]
+    outer: list[exp.Expression] = []
+    bad: list[exp.Expression] = []
+    for column, target in TABLES[table_map.canonical].columns:
+        mapped = table_map.columns[column]
+        if mapped is None:
+            outer.append(exp.alias_(exp.cast(exp.Null(), target), column, quoted=True))
+            continue
+        cast = (_plain(mapped.name, source, target) if isinstance(mapped, exp.Column)
+                else _expression(mapped, source, target, expression_types[column]))
+        inner += [exp.alias_(cast.value, f"__value_{column}", quoted=True),
+                  exp.alias_(cast.reason, f"__why_{column}", quoted=True)]
+        value, reason = _ref(f"__value_{column}", "i"), _ref(f"__why_{column}", "i")
+        if (table_map.canonical, column) in CODE_COLUMNS:
+            value = fill("nullif(upper(trim(__v__)), '')", v=value)
+        outer.append(exp.alias_(exp.Case().when(exp.Is(this=reason, expression=exp.Null()), value), column,
+                                quoted=True))
+        shown = cast.shown.transform(lambda n: _ref(n.name, "i") if isinstance(n, exp.Column) and n.table == SRC
+                                     else n)
+        bad.append(fill("CASE WHEN __r__ IS NOT NULL THEN {'column': __c__, 'value': __s__, 'reason': __r__} END",
+                        r=reason.copy(), c=exp.Literal.string(column), s=shown))
+    listed = exp.Array(expressions=bad)
+    outer.append(exp.alias_(fill("CASE WHEN list_count(__l__) > 0 THEN list_filter(__l__, x -> x IS NOT NULL) END",
+                                 l=listed), "_bad"))
+    outer += [exp.alias_(_ref(k, "i"), f"__keep_{k}", quoted=True) for k in keep]
+    inner_select = exp.select(*inner).from_(exp.to_table(source.relation).as_(SRC))
+    return exp.select(*outer).from_(inner_select.subquery("i"))
+
+
+# --- reading a table: whole, or the day -------------------------------------------------------------------
+
+
+def _numbers(table_map: TableMapping) -> dict[str, str]:
+    """Source columns that must arrive as numbers: plain columns of integer or decimal canonical columns."""
+    out: dict[str, str] = {}
+    for canonical, target in TABLES[table_map.canonical].columns:
+        plain = table_map.plain_column(canonical)
+        if plain is not None and target in casts.INTEGERS:
+            out.setdefault(plain.lower(), "integer")
+        elif plain is not None and casts.decimal_of(target):
+            out.setdefault(plain.lower(), "real")
+    return out
+
+
+def _source_table(register: Register, source_table: str) -> exp.Table:
+    return register.table(register.reader.tables().get(source_table.lower(), source_table))
+
+
+def _source_columns(register: Register, table_map: TableMapping, columns: Sequence[str] | None = None,
+                    alias: str = SRC) -> list[exp.Expression]:
+    """The register columns a mapping reads (or `columns`), spelled as the register declares them."""
+    declared = register.reader.tables().get(table_map.source.lower(), table_map.source)
+    present = register.reader.describe(declared).columns
+    wanted = columns if columns is not None else list(table_map.source_columns())
+    return [exp.column(quoted(present[c][0]), table=exp.to_identifier(alias))
+            for c in dict.fromkeys(c.lower() for c in wanted)]
+
+
+def _source_select(register: Register, table_map: TableMapping, columns: Sequence[str] | None = None) -> exp.Select:
+    table = exp.alias_(_source_table(register, table_map.source), SRC, table=True)
+    return exp.select(*_source_columns(register, table_map, columns)).from_(table)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, register: str, table: str, query: exp.Expression,
+            where: str = "", params: Sequence[Any] = ()) -> int:
+    """INSERT the canonical rows of a query into the staging table (where: over its alias `c`)."""
+    names = [quote(c) for c in (*TABLES[table].column_names, "_bad")]
+    sql = (f"INSERT INTO {stage_table(table)} (register, {', '.join(names)}) "
+           f"SELECT ?, {', '.join(f'c.{n}' for n in names)} FROM ({query.sql('duckdb')}) c {where}")
+    try:
+        row = con.execute(sql, [register, *params]).fetchone()
+    except duckdb.Error as err:
+        raise PosyncError(f"register {register}: reading {table} failed ({first_line(err)}).") from None
+    return int(row[0]) if row else 0
+
+
+def read_whole(con: duckdb.DuckDBPyConnection, register: Register, table: str) -> exp.Select:
+    """A canonical table as a SELECT over what the register holds (a catalog, for the push's diff)."""
+    table_map = register.mapping.tables[table]
+    source = register.read(con, _source_select(register, table_map), table_map.source, _numbers(table_map))
+    return canonical_select(con, table_map, source)
+
+
+def stage_whole(con: duckdb.DuckDBPyConnection, register: Register, table: str) -> int:
+    """Stage a whole canonical table (voucher types, loyalty movements, rules)."""
+    return _insert(con, register.name, table, read_whole(con, register, table))
+
+
+# --- the day -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayFilter:
+    """What SQLite is told to keep of the header table: `<date column> IN (values)` [OR it is NULL]."""
+
+    column: str
+    values: tuple[Any, ...]
+    nulls: bool
+
+    def condition(self, alias: str) -> exp.Expression:
+        column = exp.column(quoted(self.column), table=exp.to_identifier(alias))
+        parts: list[exp.Expression] = []
+        if self.values:
+            parts.append(exp.In(this=column, expressions=[exp.Placeholder() for _ in self.values]))
+        if self.nulls:
+            parts.append(exp.Is(this=column.copy(), expression=exp.Null()))
+        return exp.or_(*parts) if parts else exp.false()
+
+
+def day_filter(con: duckdb.DuckDBPyConnection, register: Register, day: dt.date) -> DayFilter | None:
+    """The register's own date values that posync puts on the day (or can't read), for SQLite to filter by.
+
+    None when the filter can't be pushed: not SQLite, a date from several columns, too many distinct
+    values, or bytes that are not UTF-8 (a text parameter could not match them).
+    """
+    headers = register.mapping.tables["vouchers"]
+    mapped = headers.columns["date"]
+    assert mapped is not None  # required by the mapping loader
+    names = {c.name.lower() for c in mapped.find_all(exp.Column)}
+    if len(names) != 1 or not isinstance(register.reader, SqliteReader):
+        return None
+    distinct = _source_select(register, headers, list(names)).distinct().limit(DISTINCT_LIMIT + 1)
+    (name,) = names
+    source = register.read(con, distinct, headers.source, {k: v for k, v in _numbers(headers).items() if k == name})
+    column = source.column(name)
+    count = con.execute(f"SELECT count(*) FROM {source.relation}").fetchone()
+    if not count or count[0] > DISTINCT_LIMIT:
+        return None
+    only_date = TableMapping("vouchers", headers.source,
+                             {c: (mapped if c == "date" else None) for c in TABLES["vouchers"].column_names})
+    select = canonical_select(con, only_date, source, keep=[column.name, *[
+        f"{column.name}__{w}" for w, on in (("text", column.text), ("hex", column.hex)) if on]])
+    rows = con.execute(f"SELECT * FROM ({select.sql('duckdb')}) WHERE date = ? OR date IS NULL", [day]).to_arrow_table()
+    if column.hex and rows.column(f"__keep_{column.name}__hex").null_count < rows.num_rows:
+        return None
+    values: list[Any] = []
+    nulls = False
+    texts = rows.column(f"__keep_{column.name}__text").to_pylist() if column.text else [None] * rows.num_rows
+    for value, text in zip(rows.column(f"__keep_{column.name}").to_pylist(), texts, strict=True):
+        if text is not None:
+            values.append(text)
+        elif value is None:
+            nulls = True
+        else:
+            values.append(value)
+    return DayFilter(column.name, tuple(values), nulls)
+
+
+def _stage_headers(con: duckdb.DuckDBPyConnection, register: Register, day: dt.date,
+                   pushed: DayFilter | None) -> int:
+    headers = register.mapping.tables["vouchers"]
+    query = _source_select(register, headers)
+    params: tuple[Any, ...] = ()
+    if pushed is not None:
+        query, params = query.where(pushed.condition(SRC)), pushed.values
+    source = register.read(con, query, headers.source, _numbers(headers), params)
+    return _insert(con, register.name, "vouchers", canonical_select(con, headers, source),
+                   "WHERE c.date = ? OR c.date IS NULL", [day])
+
+
+_PUSHED_CHILDREN = """
+SELECT __cols__, 0 AS __orphan FROM __child__ AS src
+WHERE (src.__ck__, src.__cn__) IN (SELECT h.__hk__, h.__hn__ FROM __header__ AS h WHERE __day__)
+UNION ALL
+SELECT __cols__, 1 AS __orphan FROM (
+  SELECT d.c, (SELECT max(x.__hn__) FROM __header__ AS x WHERE x.__hk__ = d.c AND x.__hn__ < d.lo) AS a,
+              (SELECT min(x.__hn__) FROM __header__ AS x WHERE x.__hk__ = d.c AND x.__hn__ > d.hi) AS b
+  FROM (SELECT h.__hk__ AS c, min(h.__hn__) AS lo, max(h.__hn__) AS hi FROM __header__ AS h
+        WHERE __day__ GROUP BY h.__hk__) AS d) AS w
+JOIN __child__ AS src ON src.__ck__ = w.c AND (w.a IS NULL OR src.__cn__ > w.a) AND (w.b IS NULL OR src.__cn__ < w.b)
+WHERE NOT EXISTS (SELECT 1 FROM __header__ AS v WHERE v.__hk__ = src.__ck__ AND v.__hn__ = src.__cn__)
+"""
+
+# The same rows decided in DuckDB over canonical keys: `headers` holds every header key the register has.
+_CHILDREN_IN_DUCKDB = """
+SELECT c.* FROM __child__ AS c
+WHERE (c.voucher_code, c.number) IN (SELECT voucher_code, number FROM __day__ AS s WHERE s.register = __register__)
+   OR (NOT EXISTS (SELECT 1 FROM __headers__ AS h WHERE h.voucher_code = c.voucher_code AND h.number = c.number)
+       AND EXISTS (SELECT 1 FROM (
+             SELECT d.voucher_code AS code,
+                    (SELECT max(x.number) FROM __headers__ AS x WHERE x.voucher_code = d.voucher_code
+                       AND x.number < d.lo) AS a,
+                    (SELECT min(x.number) FROM __headers__ AS x WHERE x.voucher_code = d.voucher_code
+                       AND x.number > d.hi) AS b
+             FROM (SELECT voucher_code, min(number) AS lo, max(number) AS hi FROM __day__ AS s
+                   WHERE s.register = __register__ GROUP BY voucher_code) AS d) AS w
+           WHERE w.code = c.voucher_code AND (w.a IS NULL OR c.number > w.a) AND (w.b IS NULL OR c.number < w.b)))
+"""
+
+
+def _plain_keys(table_map: TableMapping) -> tuple[str, str] | None:
+    code, number = table_map.plain_column("voucher_code"), table_map.plain_column("number")
+    return (code, number) if code and number else None
+
+
+def _pushed_children(register: Register, table: str,
+                     pushed: DayFilter) -> tuple[exp.Expression, tuple[Any, ...]] | None:
+    """Lines or payments of the day's headers, plus orphans in the day's window: one SQLite query."""
+    child, headers = register.mapping.tables[table], register.mapping.tables["vouchers"]
+    child_keys, header_keys = _plain_keys(child), _plain_keys(headers)
+    if child_keys is None or header_keys is None:
+        return None
+    query = fill(_PUSHED_CHILDREN, dialect="sqlite", cols=_source_columns(register, child),
+                 child=_source_table(register, child.source), header=_source_table(register, headers.source),
+                 ck=quoted(child_keys[0]), cn=quoted(child_keys[1]), hk=quoted(header_keys[0]),
+                 hn=quoted(header_keys[1]), day=pushed.condition("h"))
+    return query, pushed.values * 2  # the day's condition appears twice
+
+
+def _header_keys(con: duckdb.DuckDBPyConnection, register: Register) -> exp.Select:
+    """Every header key the register has, canonical (for deciding orphans in DuckDB)."""
+    headers = register.mapping.tables["vouchers"]
+    keys_only = TableMapping("vouchers", headers.source, {
+        c: (headers.columns[c] if c in ("voucher_code", "number") else None) for c in TABLES["vouchers"].column_names})
+    source = register.read(con, _source_select(register, keys_only), headers.source, _numbers(keys_only))
+    return canonical_select(con, keys_only, source)
+
+
+def _stage_children(con: duckdb.DuckDBPyConnection, register: Register, table: str,
+                    pushed: DayFilter | None) -> int:
+    child = register.mapping.tables[table]
+    numbers = _numbers(child)
+    query = _pushed_children(register, table, pushed) if pushed is not None else None
+    if query is not None:
+        source = register.read(con, query[0], child.source, numbers, query[1])
+        return _insert(con, register.name, table, canonical_select(con, child, source))
+    source = register.read(con, _source_select(register, child), child.source, numbers)
+    decided = fill(_CHILDREN_IN_DUCKDB, child=canonical_select(con, child, source).subquery(),
+                   headers=_header_keys(con, register).subquery(), day=exp.to_table("stage.vouchers"),
+                   register=exp.Literal.string(register.name))
+    return _insert(con, register.name, table, decided)
+
+
+def extract_day(con: duckdb.DuckDBPyConnection, register: Register, day: dt.date) -> Extracted:
+    """Check the register's schema, then stage its voucher types and that date's vouchers, lines, payments."""
+    mapping = register.mapping
+    tables = STAGED_TABLES if "voucher_types" in mapping.tables else VOUCHER_TABLES
+    unmapped = check_columns(register, tables)
+    checkpoint("extract")
+    counts: dict[str, int] = {}
+    if "voucher_types" in mapping.tables:
+        counts["voucher_types"] = stage_whole(con, register, "voucher_types")
+    pushed = day_filter(con, register, day)
+    counts["vouchers"] = _stage_headers(con, register, day, pushed)
+    for table in ("voucher_lines", "payments"):
+        counts[table] = _stage_children(con, register, table, pushed)
+    return Extracted(register.name, counts, unmapped)

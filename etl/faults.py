@@ -4,6 +4,7 @@ POSYNC_PAUSE_AT=stage        touch $POSYNC_PAUSE_FILE (if set) and sleep until k
                              $POSYNC_RESUME_FILE (if set) exists: then go on (a window for the test to
                              act on the paused run's surroundings, e.g. end its PostgreSQL lock session).
 POSYNC_FAIL_AT=stage         raise an error at that stage (drives the fault-point loop).
+POSYNC_CRASH_AT=stage        raise an unexpected exception (a RuntimeError, as a bug would) at that stage.
 POSYNC_SLEEP_AT=stage:secs   touch $POSYNC_PAUSE_FILE (if set), sleep that long, go on (a window for the
                              test to pull the share away, or write to the register, mid-copy).
 A stage may be written `stage#N`: only the N-th time this process reaches it (e.g. `merge#2`, the second
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from etl.errors import PosyncError
 
-STAGES = ("copy", "copied", "attach", "extract", "stage", "validate", "merge", "merge_rows", "commit", "log",
+STAGES = ("copy", "copying", "copied", "attach", "extract", "stage", "validate", "merge", "merge_rows", "commit", "log",
           "push_backup", "push_apply", "push_apply_mid", "push_mark", "lock_proved")
 
 _hits: dict[str, int] = {}
@@ -46,6 +47,8 @@ def checkpoint(stage: str) -> None:
     _hits[stage] = _hits.get(stage, 0) + 1
     if _wanted("POSYNC_FAIL_AT", stage) is not None:
         raise PosyncError(f"injected failure at stage {stage} (POSYNC_FAIL_AT).")
+    if _wanted("POSYNC_CRASH_AT", stage) is not None:
+        raise RuntimeError(f"injected crash at stage {stage} (POSYNC_CRASH_AT)")
     if (seconds := _wanted("POSYNC_SLEEP_AT", stage)) is not None:
         _touch_marker(stage)
         time.sleep(float(seconds or 1))

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from etl import ledger
+from etl.extract import bad_text
 from etl.ledger import Counts
 from etl.store import Store
 
@@ -67,7 +68,7 @@ class LoyaltyOutcome:
         return "; ".join((f"new {self.counts.inserted}, unchanged {self.unchanged}", *self.details))
 
 
-PLAN_SQL = """
+PLAN_SQL = f"""
 CREATE OR REPLACE TABLE stage.loyalty_plan AS
 WITH s AS (
     SELECT *,
@@ -76,7 +77,7 @@ WITH s AS (
     FROM stage.loyalty_movements
 ), checked AS (
     SELECT s.*,
-           CASE WHEN s._bad IS NOT NULL THEN 'values that do not cast (' || s._bad || ')'
+           CASE WHEN s._bad IS NOT NULL THEN {bad_text("s._bad")}
                 WHEN s.movement_id IS NULL THEN 'no movement_id'
                 WHEN s.customer_id IS NULL THEN 'no customer_id'
                 WHEN s.points IS NULL THEN 'no points'

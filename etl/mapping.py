@@ -7,6 +7,7 @@ column, a source column, a single scalar SQL expression over that table's column
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ class Mapping:
     name: str
     path: Path
     tables: dict[str, TableMapping]
-    timezone: str
+    digest: str  # sha256 of the file: part of an import's snapshot identity (FAULTS 44)
 
     @property
     def file(self) -> str:
@@ -125,8 +126,9 @@ def _load_mapping(name_or_path: str) -> Mapping:
     if not path.is_file():
         known = ", ".join(builtin_mappings())
         raise ConfigError(f"mapping {name_or_path}: no such mapping file ({path}); built-in mappings: {known}.")
+    raw = path.read_bytes()
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ConfigError(f"mapping {path.name}: not valid JSON ({err}); fix the file.") from None
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
@@ -137,7 +139,7 @@ def _load_mapping(name_or_path: str) -> Mapping:
     tables = {
         canonical: _table_mapping(path.name, canonical, spec) for canonical, spec in document["tables"].items()
     }
-    return Mapping(document["name"], path, tables, document.get("timezone", "America/Bogota"))
+    return Mapping(document["name"], path, tables, hashlib.sha256(raw).hexdigest())
 
 
 def _table_mapping(file: str, canonical: str, spec: dict[str, Any]) -> TableMapping:

@@ -27,27 +27,27 @@ def _values(table: str, alias: str) -> str:
     return ", ".join(f"{alias}.{quote(c)}" for c in cols)
 
 
-def compute_hashes(con: duckdb.DuckDBPyConnection) -> None:
-    """stage.hashes: one content_hash per staged voucher over its header, lines and payments.
+def voucher_hashes(vouchers: str, lines: str, payments: str, by_register: bool = True) -> str:
+    """SQL: one content_hash per voucher over its header, lines and payments (staged, or main's own).
 
     DuckDB's 64-bit hash() per row, summed per voucher (order-free, and unlike XOR two equal
     lines don't cancel), then hashed with the header: 20x cheaper than md5 over ordered text,
     which took half the import's time. hash() is stable for the pinned DuckDB version.
     """
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE stage.hashes AS
-        WITH l AS (SELECT register, voucher_code, number, sum(hash({_values('voucher_lines', 'x')})) AS h
-                   FROM stage.voucher_lines x GROUP BY ALL),
-             p AS (SELECT register, voucher_code, number, sum(hash({_values('payments', 'x')})) AS h
-                   FROM stage.payments x GROUP BY ALL)
-        SELECT v.register, v.voucher_code, v.number,
+    key = "register, voucher_code, number" if by_register else "voucher_code, number"
+    return f"""
+        WITH l AS (SELECT {key}, sum(hash({_values('voucher_lines', 'x')})) AS h FROM {lines} x GROUP BY ALL),
+             p AS (SELECT {key}, sum(hash({_values('payments', 'x')})) AS h FROM {payments} x GROUP BY ALL)
+        SELECT {', '.join(f'v.{k.strip()}' for k in key.split(','))},
                printf('%016x', hash({_values('vouchers', 'v')}, l.h, p.h)) AS content_hash
-        FROM stage.vouchers v LEFT JOIN l USING (register, voucher_code, number)
-             LEFT JOIN p USING (register, voucher_code, number)
-        WHERE v.voucher_code IS NOT NULL AND v.number IS NOT NULL
-        """
-    )
+        FROM {vouchers} v LEFT JOIN l USING ({key}) LEFT JOIN p USING ({key})
+        WHERE v.voucher_code IS NOT NULL AND v.number IS NOT NULL"""
+
+
+def compute_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    """stage.hashes: one content_hash per staged voucher (see voucher_hashes)."""
+    con.execute("CREATE OR REPLACE TABLE stage.hashes AS "
+                + voucher_hashes("stage.vouchers", "stage.voucher_lines", "stage.payments"))
 
 
 def record_decision(con: duckdb.DuckDBPyConnection, decision: Decision) -> None:
@@ -110,20 +110,19 @@ def missing_at_register(con: duckdb.DuckDBPyConnection, process_date: dt.date) -
 
 
 def plans(con: duckdb.DuckDBPyConnection, process_date: dt.date) -> dict[str, Plan]:
-    """Plan counts per register, from stage.plan."""
+    """Plan counts per register, counted over the staged rows (FAULTS 53).
+
+    A row staged twice under one key is two rows held back, never one held back and one skipped;
+    a row without a key (check 5 held it back) has no plan row and is counted held back too.
+    """
     missing = missing_at_register(con, process_date)
     rows = con.execute(
-        """SELECT register, count(*) FILTER (action = 'new'), count(*) FILTER (action = 'unchanged'),
-                  count(*) FILTER (action = 'changed'), count(*) FILTER (action = 'held_back')
-           FROM stage.plan GROUP BY register"""
+        """SELECT s.register, count(*) FILTER (p.action = 'new'), count(*) FILTER (p.action = 'unchanged'),
+                  count(*) FILTER (p.action = 'changed'), count(*) FILTER (p.action IS NULL OR p.action = 'held_back')
+           FROM stage.vouchers s LEFT JOIN stage.plan p USING (register, voucher_code, number)
+           GROUP BY s.register"""
     ).fetchall()
-    # vouchers without a key are in no plan row (hashes skip them); check 5 held them back: count them so
-    no_key = dict(con.execute(
-        "SELECT register, count(*) FROM stage.vouchers WHERE voucher_code IS NULL OR number IS NULL GROUP BY ALL"
-    ).fetchall())
-    out = {r: Plan(int(n), int(u), int(c), missing.get(r, 0), int(h) + no_key.pop(r, 0)) for r, n, u, c, h in rows}
-    for register, count in no_key.items():
-        out[register] = Plan(held_back=int(count))
+    out = {r: Plan(int(n), int(u), int(c), missing.get(r, 0), int(h)) for r, n, u, c, h in rows}
     for register, count in missing.items():
         out[register] = replace(out.get(register, Plan()), missing_at_register=count)
     return out

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import urllib.parse
 from pathlib import Path
 
 
@@ -17,13 +20,59 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def data_dir(store_target: str) -> Path:
-    """posync's data folder: $POSYNC_HOME, else beside a DuckDB main store, else ./posync-data."""
-    if home := os.environ.get("POSYNC_HOME"):
-        return Path(home).resolve()
+def store_key(store_target: str) -> str:
+    """A main store's own name among working folders: its file's stem (or database) and a digest of where it is.
+
+    >>> store_key("/srv/tienda/posync.duckdb")
+    'posync-542c9ef6'
+    >>> store_key("postgresql://pos@10.0.0.5:5432/main")
+    'main-6e25d15f'
+    """
     if "://" in store_target:
-        return Path("posync-data").resolve()
-    return Path(store_target).resolve().parent / "posync-data"
+        from etl.postgres import redact
+
+        where = redact(store_target)
+        stem = urllib.parse.urlsplit(where).path.strip("/") or "postgres"
+    else:
+        where = str(Path(store_target).expanduser().absolute())
+        stem = Path(where).stem
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:40] or "main"
+    return f"{safe}-{hashlib.sha256(where.encode()).hexdigest()[:8]}"
+
+
+def data_dir(store_target: str) -> Path:
+    """The working folder of one main store: staging copies, push backups, SQL files, crash files.
+
+    $POSYNC_HOME/<store key>, else posync-data/<store key> beside a DuckDB main store (or in the current
+    folder for a PostgreSQL one). Each store has its own, so two stores never touch each other's
+    files (FAULTS 46).
+    """
+    if home := os.environ.get("POSYNC_HOME"):
+        base = Path(home).expanduser().absolute()
+    elif "://" in store_target:
+        base = Path("posync-data").absolute()
+    else:
+        base = Path(store_target).expanduser().absolute().parent / "posync-data"
+    return base / store_key(store_target)
+
+
+def usable(folder: Path, store_target: str) -> Path:
+    """The working folder, created and writable; else one sentence naming what chose it and the fix (exit 2)."""
+    from etl.errors import ConfigError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".posync-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        what = f"POSYNC_HOME={os.environ['POSYNC_HOME']}" if os.environ.get("POSYNC_HOME") else \
+            "the working folder beside the main store"
+        fix = ("point POSYNC_HOME at a folder posync can write, or unset it to work beside the main store"
+               if os.environ.get("POSYNC_HOME") else "set POSYNC_HOME to a folder posync can write")
+        raise ConfigError(f"{what} is not usable ({err.strerror or err}: {err.filename or folder}); {fix}.") \
+            from None
+    return folder
 
 
 def confined(base: Path, *parts: str) -> Path:

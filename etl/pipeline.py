@@ -9,11 +9,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from etl import extract, ledger, merge, postgres, staging
+import duckdb
+
+from etl import crash, extract, ledger, merge, postgres, registers, staging
 from etl.errors import ConfigError, PosyncError
 from etl.faults import checkpoint
 from etl.ledger import Counts
-from etl.mapping import load_mapping
+from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote, all_remotes
 from etl.store import Store
 from validators import Batches, Context, decide, run_checks
@@ -32,6 +34,7 @@ class ImportRequest:
     overwrite: bool = False
     all_or_nothing: bool = False
     validate_only: bool = False
+    reread: bool = False  # read and compare again even a snapshot already imported identically
     progress: Progress | None = field(default=None, compare=False)
 
     @property
@@ -52,7 +55,8 @@ class _Staged:
 
     remote: Remote
     status: str = "staged"  # staged | identical | error
-    sha: str = ""
+    sha: str = ""  # the register file's sha256 (or, read in place, of its staged rows)
+    identity: str = ""  # what the batch id is made of: the snapshot, the mapping, the reading rules
     error: str | None = None
     error_code: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -105,29 +109,31 @@ def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: 
     """Copy, check and extract one register; a failure is recorded, logged, and the others go on."""
     result = _Staged(remote)
     try:
-        mapping = load_mapping(remote.mapping)
-        say(remote.name, "copying")
-        snapshot = staging.stage(remote.name, remote.path, root)
-        result.sha = snapshot.sha256
-        if (snapshot.sha256 and not request.validate_only
-                and _already_imported(store, remote.name, request, snapshot.sha256)):
-            result.status = "identical"
-            say(remote.name, "already imported, identical")
-            return result
-        staging.check(snapshot)
-        say(remote.name, "reading")
-        alias = f"reg_{remote.name}"
-        extracted = extract.extract_vouchers(store.con, snapshot, mapping, request.process_date, alias)
-        result.counts, result.unmapped = extracted.counts, extracted.unmapped
-        if not snapshot.sha256:  # PostgreSQL, read in place: the date's staged rows are the snapshot
-            result.sha = postgres.snapshot_digest(store.con, remote.name, TABLES)
-            if not request.validate_only and _already_imported(store, remote.name, request, result.sha):
-                extract.discard(store.con, remote.name, TABLES)
-                result.status, result.counts = "identical", {}
+        with crash.contained(store.data_dir, remote.name, "reading it"):
+            mapping = load_mapping(remote.mapping)
+            say(remote.name, "copying")
+            snapshot = staging.stage(remote.name, remote.path, root)
+            result.sha = snapshot.sha256
+            result.identity = _identity(snapshot.sha256, mapping)
+            if snapshot.sha256 and _already_imported(store, remote.name, request, result.identity):
+                result.status = "identical"
                 say(remote.name, "already imported, identical")
                 return result
-        say(remote.name, f"{extracted.counts.get('vouchers', 0):,} vouchers, "
-                         f"{extracted.counts.get('voucher_lines', 0):,} lines")
+            staging.check(snapshot)
+            say(remote.name, "reading")
+            with registers.opened(store.con, snapshot, mapping) as register:
+                extracted = extract.extract_day(store.con, register, request.process_date)
+            result.counts, result.unmapped = extracted.counts, extracted.unmapped
+            if not snapshot.sha256:  # PostgreSQL, read in place: the date's staged rows are the snapshot
+                result.sha = postgres.snapshot_digest(store.con, remote.name, TABLES)
+                result.identity = _identity(result.sha, mapping)
+                if _already_imported(store, remote.name, request, result.identity):
+                    extract.discard(store.con, remote.name, TABLES)
+                    result.status, result.counts = "identical", {}
+                    say(remote.name, "already imported, identical")
+                    return result
+            say(remote.name, f"{extracted.counts.get('vouchers', 0):,} vouchers, "
+                             f"{extracted.counts.get('voucher_lines', 0):,} lines")
     except PosyncError as err:
         extract.discard(store.con, remote.name, TABLES)
         result.status, result.error, result.error_code = "error", str(err), err.exit_code
@@ -140,8 +146,16 @@ def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: 
     return result
 
 
-def _already_imported(store: Store, register: str, request: ImportRequest, sha: str) -> bool:
-    bid = ledger.batch_id(register, request.process_date, request.mode, sha)
+def _identity(sha: str, mapping: Mapping) -> str:
+    """A snapshot's identity: the same file read through another mapping, or other rules, is another read."""
+    return f"{sha}:{mapping.digest}:{extract.READ_RULES}"
+
+
+def _already_imported(store: Store, register: str, request: ImportRequest, identity: str) -> bool:
+    """Imported cleanly before from the same snapshot, mapping and rules (and no --reread, no validate)."""
+    if request.validate_only or request.reread:
+        return False
+    bid = ledger.batch_id(register, request.process_date, request.mode, identity)
     row = store.con.execute("SELECT status FROM import_batches WHERE batch_id = ?", [bid]).fetchone()
     return bool(row and row[0] == "ok")
 
@@ -174,7 +188,7 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
                        mode=request.mode, process_date=request.process_date, run_id=run_id)
         return Counts()
     plan = summary.plan
-    bid = ledger.batch_id(name, request.process_date, request.mode, s.sha)
+    bid = ledger.batch_id(name, request.process_date, request.mode, s.identity)
     if summary.status == "rejected":
         counts = Counts(read=summary.vouchers, rejected=summary.vouchers)
         with store.transaction() as con:
@@ -187,8 +201,8 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
     try:
         with store.transaction() as con:
             inserted, updated = merge.merge_register(con, name, request.overwrite)
-            counts = Counts(summary.vouchers, inserted, updated, summary.vouchers - inserted - updated - plan.held_back,
-                            plan.held_back)
+            skipped = plan.unchanged + (0 if request.overwrite else plan.changed_at_source)
+            counts = Counts(summary.vouchers, inserted, updated, skipped, plan.held_back)
             status = "partial" if summary.status == "partial" else "ok"  # a rerun must hold it back again
             checkpoint("log")
             ledger.record_batch(con, bid, name, request.process_date, request.mode, s.sha, counts, status)
@@ -197,9 +211,13 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
             checkpoint("commit")
     except PosyncError:
         raise
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
     except Exception as err:  # noqa: BLE001 - the transaction rolled back; record why and go on
-        first = (str(err).strip() or type(err).__name__).splitlines()[0]
+        first = crash.first_line(err)
         message = f"register {name}: " + (_disk_full(err) or f"merge failed and was rolled back: {first}")
+        if not _disk_full(err):
+            message += f"; the details are in {crash.write(store.data_dir, f'{name} merge')}"
         s.status, s.error, s.error_code = "error", message, 1
         with store.transaction() as con:
             ledger.log(con, "import", "error", message, register=name, mode=request.mode,

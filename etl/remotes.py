@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl import ledger, postgres
+from etl import ledger, postgres, share
 from etl.engines import ENGINES, is_postgres_uri, sniff
-from etl.errors import ConfigError, PosyncError
+from etl.errors import ConfigError, PosyncError, TransientError
 from etl.mapping import load_mapping
 from etl.store import Store
 
@@ -39,32 +39,48 @@ def check_name(name: str) -> str:
 
 
 def resolve_path(path: str) -> tuple[str, str]:
-    """Canonicalise a register path: (path to store, engine). A folder must hold exactly one database."""
+    """Check a register path: (path to store, engine). A folder must hold exactly one database.
+
+    The path is stored as given (made absolute, symlinks not followed): a symlink is followed at each
+    run, so repointing it takes effect (FAULTS 47). Every look at the share is bounded in time and
+    anything but a regular file is refused: a FIFO or a dead share never hangs `remote add` (FAULTS 51).
+    """
     if is_postgres_uri(path):
         postgres.refuse_password(path, "a register")  # user:pw@ or ?password=: it would be stored and logged
         return path, "postgres"
-    candidate = Path(path).expanduser().resolve()
-    if not candidate.exists():
-        raise ConfigError(f"path {path} does not exist; check it, or pass --no-check to register it anyway.")
-    if candidate.is_dir():
-        found = [p for p in sorted(candidate.iterdir()) if p.is_file() and _is_database(p)]
-        if len(found) != 1:
-            names = ", ".join(p.name for p in found) or "none"
-            raise ConfigError(
-                f"folder {candidate} must hold exactly one SQLite or DuckDB database (found: {names}); "
-                "give the file itself."
-            )
-        candidate = found[0]
+    candidate = os.path.abspath(os.path.expanduser(path))
     try:
-        engine = sniff(candidate)
+        kind = share.regular_file(candidate)
+        if kind == "is a folder":
+            candidate = _only_database(candidate)
+        elif kind is not True:
+            hint = " check it, or pass --no-check to register it anyway" if kind == "does not exist" else \
+                " give the register's database file"
+            raise ConfigError(f"path {path} {kind};{hint}.")
+        engine = share.bounded("path", "reading the file", sniff, Path(candidate))
+    except TransientError as err:
+        raise ConfigError(f"path {path}: {str(err).split(': ', 1)[1].split(';')[0]}; check the share, or pass "
+                          "--no-check to register it anyway.") from None
     except PosyncError as err:
         raise ConfigError(str(err)) from None
-    return str(candidate), engine.name
+    return candidate, engine.name
+
+
+def _only_database(folder: str) -> str:
+    """The one SQLite or DuckDB file in a folder (bounded: the folder may be on a dead share)."""
+    entries = share.bounded("path", "listing the folder", lambda: sorted(os.listdir(folder)))
+    found = [os.path.join(folder, e) for e in entries
+             if share.regular_file(os.path.join(folder, e)) is True and _is_database(Path(folder, e))]
+    if len(found) != 1:
+        names = ", ".join(os.path.basename(p) for p in found) or "none"
+        raise ConfigError(f"folder {folder} must hold exactly one SQLite or DuckDB database (found: {names}); "
+                          "give the file itself.")
+    return found[0]
 
 
 def _is_database(path: Path) -> bool:
     try:
-        sniff(path)
+        share.bounded("path", "reading the file", sniff, path)
     except PosyncError:
         return False
     return True
@@ -98,7 +114,7 @@ def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_che
     check_name(name)
     load_mapping(mapping)
     if no_check and not is_postgres_uri(path):
-        stored, engine = str(Path(path).expanduser().resolve()), _guess_engine(path)
+        stored, engine = os.path.abspath(os.path.expanduser(path)), _guess_engine(path)
     else:
         stored, engine = resolve_path(path)
         if engine == "postgres" and not no_check:
@@ -125,7 +141,8 @@ def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str
         if not no_check:
             _check_postgres(stored)
     elif path:
-        stored, engine = (str(Path(path).resolve()), _guess_engine(path)) if no_check else resolve_path(path)
+        stored, engine = ((os.path.abspath(os.path.expanduser(path)), _guess_engine(path)) if no_check
+                          else resolve_path(path))
     updated = Remote(name, stored, ip if ip is not None else current.ip, mapping or current.mapping, engine)
     with store.transaction() as con:
         con.execute(
@@ -157,7 +174,10 @@ def reachable(remote: Remote) -> bool:
     """Whether the register can be seen right now: its file exists, or its PostgreSQL server answers."""
     if remote.engine == "postgres":
         return postgres.probe(remote.path)
-    return Path(remote.path).is_file()
+    try:
+        return share.regular_file(remote.path, remote.name) is True
+    except TransientError:
+        return False
 
 
 def listing(store: Store) -> list[dict[str, Any]]:

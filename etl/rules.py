@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 
 from etl import ledger
+from etl.extract import bad_text
 from etl.ledger import Counts
 from etl.store import Store
 
@@ -88,7 +89,7 @@ WITH s AS (
     FROM stage.commercial_rules
 ), checked AS (
     SELECT *,
-           CASE WHEN _bad IS NOT NULL THEN 'values that do not cast (' || _bad || ')'
+           CASE WHEN _bad IS NOT NULL THEN {bad_text()}
                 WHEN rule_id IS NULL THEN 'no rule_id'
                 WHEN updated_at IS NULL THEN 'no updated_at'
                 WHEN params IS NOT NULL AND NOT json_valid(params) THEN 'params is not valid JSON'

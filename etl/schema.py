@@ -26,7 +26,7 @@ class Table:
         """DuckDB type of a column.
 
         >>> TABLES["vouchers"].type_of("total")
-        'DECIMAL(18,2)'
+        'DECIMAL(18,4)'
         """
         return dict(self.columns)[column]
 
@@ -43,7 +43,7 @@ TABLES: dict[str, Table] = {
         _table(
             "vouchers",
             "voucher_code VARCHAR; number BIGINT; date DATE; issued_at TIMESTAMP; customer_id VARCHAR;"
-            " subtotal DECIMAL(18,2); tax DECIMAL(18,2); total DECIMAL(18,2); status VARCHAR;"
+            " subtotal DECIMAL(18,4); tax DECIMAL(18,4); total DECIMAL(18,4); status VARCHAR;"
             " updated_at TIMESTAMP",
             ("voucher_code", "number"),
             ("voucher_code", "number", "date", "total", "status"),
@@ -51,21 +51,21 @@ TABLES: dict[str, Table] = {
         _table(
             "voucher_lines",
             "voucher_code VARCHAR; number BIGINT; line_no INTEGER; product_id VARCHAR;"
-            " quantity DECIMAL(18,3); unit_price DECIMAL(18,2); discount DECIMAL(18,2);"
-            " tax DECIMAL(18,2); total DECIMAL(18,2)",
+            " quantity DECIMAL(18,3); unit_price DECIMAL(18,4); discount DECIMAL(18,4);"
+            " tax DECIMAL(18,4); total DECIMAL(18,4)",
             ("voucher_code", "number", "line_no"),
             ("voucher_code", "number", "line_no", "quantity", "total"),
         ),
         _table(
             "payments",
-            "voucher_code VARCHAR; number BIGINT; seq INTEGER; method_id VARCHAR; amount DECIMAL(18,2)",
+            "voucher_code VARCHAR; number BIGINT; seq INTEGER; method_id VARCHAR; amount DECIMAL(18,4)",
             ("voucher_code", "number", "seq"),
             ("voucher_code", "number", "seq", "amount"),
         ),
         _table(
             "products",
             "product_id VARCHAR; name VARCHAR; barcode VARCHAR; category VARCHAR; unit VARCHAR;"
-            " price DECIMAL(18,2); tax_id VARCHAR; active BOOLEAN; updated_at TIMESTAMP",
+            " price DECIMAL(18,4); tax_id VARCHAR; active BOOLEAN; updated_at TIMESTAMP",
             ("product_id",),
         ),
         _table(
@@ -94,6 +94,9 @@ TABLES: dict[str, Table] = {
 }
 
 VOUCHER_TABLES = ("vouchers", "voucher_lines", "payments")
+# Voucher codes: compared trimmed and case-insensitively, stored trimmed and in upper case (FAULTS 48).
+CODE_COLUMNS = frozenset({("voucher_types", "code"), ("vouchers", "voucher_code"), ("voucher_lines", "voucher_code"),
+                          ("payments", "voucher_code"), ("loyalty_movements", "voucher_code")})
 # Dependency order for a push: parents first; deletes run in reverse.
 CATALOG_TABLES = ("taxes", "payment_methods", "customers", "products")
 VOUCHER_KINDS = ("invoice", "credit_note", "other")

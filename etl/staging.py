@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import shutil
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl import share
 from etl.engines import Engine, is_postgres_uri, sniff
 from etl.errors import PosyncError, TransientError
 from etl.faults import checkpoint
@@ -32,37 +31,6 @@ class Snapshot:
     target: str  # local path of the copy, or the URI
     engine: Engine
     sha256: str
-
-
-def _timeout() -> float:
-    return float(os.environ.get("POSYNC_SHARE_TIMEOUT", "30"))
-
-
-def _bounded(register: str, what: str, fn, *args):  # type: ignore[no-untyped-def]
-    """Run fn in a worker thread so a dead share can't hang us: transient error after the timeout.
-
-    A daemon thread: one stuck in open() on a dead share (or a FIFO) must not keep the process
-    alive at exit, as a ThreadPoolExecutor's worker would.
-    """
-    outcome: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            outcome["value"] = fn(*args)
-        except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
-            outcome["error"] = err
-
-    worker = threading.Thread(target=work, name=f"posync-{register}", daemon=True)
-    worker.start()
-    worker.join(_timeout())
-    if worker.is_alive():
-        raise TransientError(
-            f"register {register}: {what} took more than {_timeout():g} s (share unreachable?); "
-            "it will be retried on the next run."
-        )
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -85,14 +53,22 @@ def _copy_hashing(src: Path, dst: Path, digest: hashlib._Hash) -> None:
 
 
 def _copy_once(files: list[Path], dest_dir: Path) -> tuple[bool, str]:
-    """Copy the database and its sidecars; (stable, sha256). Unstable if any file changed meanwhile."""
+    """Copy the database and its sidecars; (stable, sha256). Unstable if any file changed meanwhile.
+
+    A file that vanishes during the copy (the POS committed and deleted its -journal) is a torn copy
+    too: unstable, tried again (FAULTS 50).
+    """
     before = [_stat(f) for f in files]
     if before[0] is None:  # the share went away between attempts
         raise FileNotFoundError(2, "the file disappeared while it was copied", str(files[0]))
     digest = hashlib.sha256()
     for f, st in zip(files, before, strict=True):
         if st is not None:
-            _copy_hashing(f, dest_dir / f.name, digest)
+            checkpoint("copying")
+            try:
+                _copy_hashing(f, dest_dir / f.name, digest)
+            except FileNotFoundError:
+                return False, ""
     checkpoint("copied")
     after = [_stat(f) for f in files]
     return before == after, digest.hexdigest()
@@ -106,14 +82,10 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
 
         postgres.check_register(register, source)
         return Snapshot(register, postgres.connect_uri(source), ENGINES["postgres"], "")
-    path = Path(source)
     checkpoint("copy")
-    if not _bounded(register, "reaching the file", path.exists):
-        raise PosyncError(f"register {register}: file not found (path {source}); check `posync remote list`.")
-    if path.is_dir():
-        raise PosyncError(f"register {register}: {source} is a folder; `posync remote edit` it to the database file.")
+    path = share.locate(register, source)  # a symlink is followed now: its target today (FAULTS 47)
     try:  # reading the header can hang on a dead share too
-        engine = _bounded(register, "reading the file", sniff, path)
+        engine = share.bounded(register, "reading the file", sniff, path)
     except TransientError:
         raise
     except PosyncError as err:
@@ -125,7 +97,7 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
         try:
-            stable, sha = _bounded(register, "copying the file", _copy_once, files, dest)
+            stable, sha = share.bounded(register, "copying the file", _copy_once, files, dest)
         except OSError as err:
             shutil.rmtree(dest, ignore_errors=True)
             if err.errno == 28:  # ENOSPC

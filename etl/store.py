@@ -26,7 +26,7 @@ from etl.errors import ConfigError, PosyncError, StoreLocked
 from etl.schema import TABLES, Table
 
 MAIN = "m"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def quote(name: str) -> str:
@@ -115,6 +115,16 @@ def _pg_constraints(con: duckdb.DuckDBPyConnection, target: str) -> None:
 PG_MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {2: _pg_constraints}
 
 
+def _money_and_codes(con: duckdb.DuckDBPyConnection, postgres: bool) -> None:
+    from etl import migrations  # it reads the merge's hash SQL, which needs this module
+
+    migrations.money_and_codes(con, postgres)
+
+
+# version -> a step that upgrades the data of a store made by an older version (a new store has it already).
+UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection, bool], None]] = {3: _money_and_codes}
+
+
 class RunLock(Protocol):
     """What holds a run lock: the flock'ed file of a DuckDB store, the advisory-lock session of PostgreSQL."""
 
@@ -194,15 +204,26 @@ def _take_lock(lock_path: Path, target: str) -> IO[str]:
     return handle
 
 
-def open_store(db: str | None = None) -> Store:
-    """Open (and create or migrate) the main store, holding its run lock until close()."""
+def open_store(db: str | None = None, *, create: bool = True, read_only: bool = False) -> Store:
+    """Open (and migrate) the main store, holding its run lock until close().
+
+    create: make the store if there is none (the CLI allows it only to the commands that set a store
+    up, so that a mistyped --db never leaves an empty store behind). read_only: for listings and
+    status: no run lock, no working folder, no migration, and nothing created.
+    """
     target = resolve_target(db)
     data = paths.data_dir(target)
     if is_postgres_uri(target):
-        return _open_postgres(target, data)
-    path = Path(target).resolve()
+        return _open_postgres(target, data, read_only)
+    path = Path(target).expanduser().absolute()
     if path.is_dir():
         raise ConfigError(f"--db {target} is a folder; give the main store's file name, e.g. {path}/posync.duckdb.")
+    if (read_only or not create) and not path.exists():
+        raise ConfigError(f"no main store at {path}; create it with `posync remote add NAME PATH`, "
+                          "or give the right one with --db or POSYNC_DB.")
+    if read_only:
+        return Store(_connect(str(path), None, read_only=True), target, data)
+    paths.usable(data, target)
     lock = _take_lock(path.with_name(path.name + ".lock"), target)
     try:
         con = _connect(str(path), data)
@@ -222,40 +243,55 @@ def _migrated(store: Store) -> Store:
     return store
 
 
-def _open_postgres(target: str, data: Path) -> Store:
+def _open_postgres(target: str, data: Path, read_only: bool = False) -> Store:
     """A PostgreSQL main store: advisory run lock on its own session, then the database attached as `m`.
 
-    The password comes from PGPASSWORD or ~/.pgpass (libpq), never from the URI.
+    The password comes from PGPASSWORD or ~/.pgpass (libpq), never from the URI. Read-only: no lock
+    (PostgreSQL's snapshots let a listing read while a run writes).
     """
     postgres.refuse_password(target, "--db")
+    if read_only:
+        con = _duckdb(None)
+        _attach_postgres(con, target, read_only=True)
+        if not current_version(con):
+            con.close()
+            raise ConfigError(f"no main store in {postgres.redact(target)}; create it with "
+                              "`posync --db URI remote add NAME PATH`.")
+        return Store(con, target, data)
+    paths.usable(data, target)
     lock = postgres.take_run_lock(target)
     try:
         con = _duckdb(data)
-        try:
-            attach(con, postgres.connect_uri(target), MAIN, ENGINES["postgres"], read_only=False)
-        except duckdb.Error as err:
-            con.close()
-            raise postgres.connect_error(target, err, "main store") from None
-        con.execute(f"USE {MAIN}")
+        _attach_postgres(con, target)
     except BaseException:
         lock.close()
         raise
     return _migrated(Store(con, target, data, lock, lambda tx: lock.prove(tx, MAIN)))
 
 
-def _duckdb(data: Path) -> duckdb.DuckDBPyConnection:
-    """The in-memory DuckDB connection every command works in; it spills under the data folder."""
+def _attach_postgres(con: duckdb.DuckDBPyConnection, target: str, read_only: bool = False) -> None:
+    try:
+        attach(con, postgres.connect_uri(target), MAIN, ENGINES["postgres"], read_only=read_only)
+    except duckdb.Error as err:
+        con.close()
+        raise postgres.connect_error(target, err, "main store") from None
+    con.execute(f"USE {MAIN}")
+
+
+def _duckdb(data: Path | None) -> duckdb.DuckDBPyConnection:
+    """The in-memory DuckDB connection every command works in; a writing run spills under its working folder."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    spill = data / "tmp"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = {paths.sql_string(str(spill))}")
+    if data is not None:
+        spill = data / "tmp"
+        spill.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = {paths.sql_string(str(spill))}")
     return con
 
 
-def _connect(path: str, data: Path) -> duckdb.DuckDBPyConnection:
+def _connect(path: str, data: Path | None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     con = _duckdb(data)
     try:
-        attach(con, path, MAIN, ENGINES["duckdb"], read_only=False)
+        attach(con, path, MAIN, ENGINES["duckdb"], read_only=read_only)
     except duckdb.IOException as err:
         con.close()
         if "lock" in str(err).lower():
@@ -303,5 +339,7 @@ def migrate(store: Store) -> None:
                 con.execute(statement)
             if store.is_postgres and step in PG_MIGRATIONS:
                 PG_MIGRATIONS[step](con, store.target)
+            if version and step in UPGRADES:
+                UPGRADES[step](con, store.is_postgres)
             if version or step == SCHEMA_VERSION:  # a new store is recorded once, at the version it was made
                 con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [step])

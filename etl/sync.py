@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import duckdb
 
-from etl import extract, ledger, loyalty, rules, staging
+from etl import extract, ledger, loyalty, registers, rules, staging
 from etl.catalogs import PushRequest, RegisterPush, push_catalogs
-from etl.engines import attach, detach, load_extension
 from etl.errors import ConfigError, PosyncError
 from etl.ledger import Counts
 from etl.mapping import Mapping as RegisterMapping
@@ -82,6 +81,7 @@ class SyncRequest:
     catalogs: str = "partial"
     hold: Mapping[tuple[str, str], str] = field(default_factory=dict)
     origin: str = "sync"  # sync | watch, for the log row
+    complete: tuple[dt.date, ...] = ()  # earlier dates to import first: a day not imported since it ended
     progress: Progress | None = field(default=None, compare=False)
 
     @property
@@ -144,7 +144,11 @@ class SyncResult:
         trouble = [f"{r.register} {r.status}" for r in lines if r.status not in ("ok", "skipped", "warning")]
         failed = [f"{s.step} failed" for s in self.steps if s.error]
         tail = "; ".join(trouble + failed)
-        return f"{text}{'; ' + tail if tail else ''}; exit {self.exit_code}"
+        completed = [f"completed {s.step.removeprefix('complete ')} (imported "
+                     f"{sum(o.counts.inserted + o.counts.updated for o in s.outcomes):,})"
+                     for s in self.steps if s.step.startswith("complete ")]
+        head = "; ".join(completed) + "; " if completed else ""
+        return f"{head}{text}{'; ' + tail if tail else ''}; exit {self.exit_code}"
 
 
 def _say(progress: Progress | None) -> Progress:
@@ -187,7 +191,7 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
                     say(remote.name, "copying for " + " and ".join(_STEP_OF[t] for t in mapped))
                     snapshot = staging.stage(remote.name, remote.path, root)
                     staging.check(snapshot)
-                    _stage_tables(store.con, snapshot, mapping, mapped, f"x_{remote.name}")
+                    _stage_tables(store.con, snapshot, mapping, mapped)
                 got[remote.name] = mapped
             except PosyncError as err:
                 extract.discard(store.con, remote.name, tables)
@@ -205,30 +209,12 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
 
 
 def _stage_tables(con: duckdb.DuckDBPyConnection, snapshot: staging.Snapshot, mapping: RegisterMapping,
-                  tables: tuple[str, ...], alias: str) -> None:
-    """Attach the staged copy read-only and stage whole canonical tables (small: read in full).
-
-    SQLite is read as text (set after LOAD, before ATTACH) so every cast, and every `_bad`, is posync's.
-    """
-    register = snapshot.register
-    try:
-        load_extension(con, snapshot.engine.extension)
-        if snapshot.engine.name == "sqlite":
-            con.execute("SET GLOBAL sqlite_all_varchar = true")
-        attach(con, snapshot.target, alias, snapshot.engine, read_only=True)
-    except duckdb.Error as err:
-        raise PosyncError(f"register {register}: cannot open the database ({_first_line(err)}).") from None
-    try:
-        extract.check_columns(con, alias, register, mapping, tables)  # schema drift: names the mapping path
+                  tables: tuple[str, ...]) -> None:
+    """Stage whole canonical tables of one register (small: read in full), schema checked first."""
+    with registers.opened(con, snapshot, mapping) as register:
+        extract.check_columns(register, tables)  # schema drift: names the mapping path
         for table in tables:
-            query = extract.select_for(mapping.tables[table], alias).sql("duckdb")
-            con.execute(f"INSERT INTO {extract.stage_table(table)} SELECT ?, * FROM ({query})", [register])
-    except duckdb.Error as err:
-        raise PosyncError(
-            f"register {register}: reading it through mapping {mapping.file} failed ({_first_line(err)})."
-        ) from None
-    finally:
-        detach(con, alias)
+            extract.stage_whole(con, register, table)
 
 
 def _first_line(err: BaseException) -> str:
@@ -385,6 +371,8 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
     def held(step: str) -> dict[str, str]:
         return {r: why for (s, r), why in request.hold.items() if s == step and r in names}
 
+    earlier = [replace(_import_step(store, replace(request, process_date=day), names, held("import")),
+                       step=f"complete {day}") for day in request.complete]
     imported = _import_step(store, request, names, held("import"))
     unreadable = {o.register for o in imported.outcomes if o.status in ("error", "held")}
     if imported.error:  # the step failed as a whole: nothing was read
@@ -397,7 +385,7 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
     rules_step = _extras_step(store, "commercial_rules", read, readable, hold_r, run_id)
     pushable = tuple(n for n in readable if n not in read.failures)
     catalogs = _catalogs_step(store, request, pushable, held("catalogs"))
-    result = SyncResult(request.process_date, names, (imported, loyalty_step, rules_step, catalogs), started,
+    result = SyncResult(request.process_date, names, (*earlier, imported, loyalty_step, rules_step, catalogs), started,
                         dt.datetime.now())
     _log_cycle(store, request, result, run_id)
     return result

@@ -27,8 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import FrameType
 
+from etl import catchup, crash, share
 from etl.engines import ENGINES, is_postgres_uri
-from etl.errors import ConfigError, PosyncError, StoreLocked
+from etl.errors import ConfigError, PosyncError, StoreLocked, TransientError
 from etl.remotes import Remote, all_remotes
 from etl.schema import CATALOG_TABLES
 from etl.store import Store, open_store
@@ -66,19 +67,30 @@ class WatchState:
 
 
 def fingerprint(remote: Remote) -> Fingerprint:
-    """Size and mtime of a register's file and its sidecars; None when there is no file to watch."""
+    """Size and mtime of a register's file and its sidecars; None when there is no file to watch.
+
+    Bounded in time: a dead share gives None (unknown), so a held register is simply tried again.
+    """
     if is_postgres_uri(remote.path):
         return None
     engine = ENGINES.get(remote.engine, ENGINES["sqlite"])
-    out: list[tuple[str, int, int] | None] = []
-    for name in (remote.path, *[remote.path + s for s in engine.sidecars]):
-        try:
-            st = os.stat(name)
-        except OSError:
-            out.append(None)
-            continue
-        out.append((name, st.st_size, st.st_mtime_ns))
-    return tuple(out)
+
+    def stats() -> Fingerprint:
+        real = os.path.realpath(remote.path)  # sidecars live beside the file a symlink points at
+        out: list[tuple[str, int, int] | None] = []
+        for name in (real, *[real + s for s in engine.sidecars]):
+            try:
+                st = os.stat(name)
+            except OSError:
+                out.append(None)
+                continue
+            out.append((name, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    try:
+        return share.bounded(remote.name, "reading the file's size", stats)
+    except TransientError:
+        return None
 
 
 def next_start(anchor: float, interval: float, now: float) -> float:
@@ -179,6 +191,8 @@ def run_once(db: str | None, state: WatchState, request: WatchRequest, echo: Ech
         return err.exit_code
     try:
         before = prints(store)
+        if not request.fixed_date:  # a day whose last sales came after its last cycle is completed first
+            cycle = replace(cycle, complete=catchup.dates_to_complete(store, cycle.process_date, cycle.remotes))
         result = run_cycle(store, replace(cycle, hold=_held_for(state, before, cycle)))
         _remember(state, before, result, cycle)
     except ConfigError:
@@ -186,6 +200,11 @@ def run_once(db: str | None, state: WatchState, request: WatchRequest, echo: Ech
     except PosyncError as err:
         echo(f"{stamp}: error: {err}{' (will retry next cycle)' if err.transient else ''}")
         return err.exit_code
+    except Exception as err:  # noqa: BLE001 - watch survives anything: the next cycle tries again (FAULTS 43)
+        path = crash.write(store.data_dir, "watch cycle")
+        echo(f"{stamp}: error: unexpected error ({type(err).__name__}: {crash.first_line(err)}); the details are "
+             f"in {path}; the next cycle tries again")
+        return 1
     finally:
         store.close()
     took = (dt.datetime.now() - now).total_seconds()

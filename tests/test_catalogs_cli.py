@@ -82,9 +82,9 @@ def test_load_parquet_casts_every_value_itself(posync: Posync, tmp_path: Path) -
         ("product_id,name\nP1,a\nP2,b\nP1,c\n",
          "products.csv: 1 product_id value(s) appear more than once ('P1' on rows 1, 3); a catalog needs one row "
          "per key."),
-        ("product_id,price,active\nP1,abc,true\nP2,1.005,si\nP3,2,false\n",
-         "products.csv: 3 value(s) do not cast (row 1: price 'abc' is not DECIMAL(18,2); row 2: active 'si' is not "
-         "BOOLEAN; row 2: price '1.005' is not DECIMAL(18,2)); fix them and load again."),
+        ("product_id,price,active\nP1,abc,true\nP2,1.00005,si\nP3,2,false\n",
+         "products.csv: 3 value(s) do not cast (row 1: price 'abc' is not a number; row 2: active 'si' is not true "
+         "or false; row 2: price '1.00005' has more than 4 decimals); fix them and load again."),
         ("product_id,prize\nP1,3\n",
          "products.csv: unknown column(s) prize for products (its columns: product_id, name, barcode, category, "
          "unit, price, tax_id, active, updated_at)."),

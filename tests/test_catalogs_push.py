@@ -102,7 +102,7 @@ def test_partial_against_the_register_updates_only_changed_columns(store: Store,
     _register(store, tmp_path)
     set_main(store, "products", [product("P1", "old name", "9.99"), *REGISTER_PRODUCTS[1:]])
     d = diff_sql(store, "caja1", tables=("products",))
-    assert 'WITH "v"("product_id", "price") AS (VALUES (\'P1\', 9.99)) UPDATE "products" SET "price" = "v"."price"' \
+    assert 'WITH "v"("product_id", "price") AS (VALUES (\'P1\', 9.9900)) UPDATE "products" SET "price" = "v"."price"' \
         in d.sql
     assert "INSERT" not in d.sql and "DELETE" not in d.sql
 

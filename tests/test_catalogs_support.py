@@ -17,10 +17,12 @@ from typing import Any
 
 import duckdb
 
-from etl.engines import ENGINES, attach, load_extension
-from etl.extract import select_for
+from etl import registers
+from etl.engines import ENGINES
+from etl.extract import read_whole
 from etl.mapping import load_mapping
 from etl.schema import CATALOG_TABLES, TABLES
+from etl.staging import Snapshot
 from etl.store import Store, open_store
 
 Row = tuple[Any, ...]
@@ -102,14 +104,12 @@ def read_register(path: Path, mapping: str, table: str, engine: str = "sqlite") 
     """A register's rows of one catalog as posync reads them: canonical types, ordered by key."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
-        if engine == "sqlite":  # as posync reads SQLite: text, cast by posync
-            load_extension(con, "sqlite_scanner")
-            con.execute("SET sqlite_all_varchar = true")
-        attach(con, str(path), "reg", ENGINES[engine], read_only=True)
-        select = select_for(load_mapping(mapping).tables[table], "reg").sql("duckdb")
-        key = TABLES[table].key[0]
-        cols = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
-        return [tuple(r) for r in con.execute(f'SELECT {cols} FROM ({select}) ORDER BY "{key}"').fetchall()]
+        snapshot = Snapshot("reg", str(path), ENGINES[engine], "")
+        with registers.opened(con, snapshot, load_mapping(mapping)) as register:
+            select = read_whole(con, register, table).sql("duckdb")
+            key = TABLES[table].key[0]
+            cols = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
+            return [tuple(r) for r in con.execute(f'SELECT {cols} FROM ({select}) ORDER BY "{key}"').fetchall()]
     finally:
         con.close()
 

@@ -111,7 +111,7 @@ def test_rows_that_do_not_cast_are_rejected_with_samples(world: World) -> None:
     result = posync("loyalty", "sync", "--remote", "caja2")
 
     assert result.exit_code == 3
-    assert "caja2: rejected 1 movement(s): values that do not cast (points) (e.g. M-BAD)" in result.output
+    assert "caja2: rejected 1 movement(s): points 'diez' is not a whole number (e.g. M-BAD)" in result.output
     assert "caja2: rejected 1 movement(s): no customer_id (e.g. M-NOCUST)" in result.output
     assert posync.scalar("SELECT count(*) FROM loyalty_movements WHERE movement_id LIKE 'M-%'") == 0
     assert posync.scalar("SELECT count(DISTINCT register) FROM loyalty_movements") == 1

@@ -12,7 +12,7 @@ from tests.conftest import Posync
 
 
 def test_schema_is_created_and_versioned(posync: Posync) -> None:
-    assert posync("remote", "list").exit_code == 0
+    open_store(str(posync.db)).close()
     assert posync.rows("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
     tables = {r[0] for r in posync.rows("SELECT table_name FROM duckdb_tables()")}
     assert {"remotes", "vouchers", "voucher_lines", "payments", "voucher_code_owners", "sync_log",
@@ -20,16 +20,27 @@ def test_schema_is_created_and_versioned(posync: Posync) -> None:
 
 
 def test_reopening_does_not_migrate_again(posync: Posync) -> None:
-    posync("remote", "list")
-    posync("remote", "list")
+    open_store(str(posync.db)).close()
+    open_store(str(posync.db)).close()
+    assert posync("remote", "list").exit_code == 0
     assert posync.scalar("SELECT count(*) FROM schema_version") == 1
+
+
+def test_a_mistyped_store_is_one_clear_error_and_nothing_is_created(posync: Posync, tmp_path: Path) -> None:
+    typo = tmp_path / "tipo" / "posync.duckdb"
+    for command in (("status",), ("log",), ("remote", "list"), ("import", "--date", "2026-11-26")):
+        result = Posync(typo)(*command)
+        assert result.exit_code == 2
+        assert result.stderr == (f"error: no main store at {typo}; create it with `posync remote add NAME PATH`, "
+                                 "or give the right one with --db or POSYNC_DB.\n")
+    assert not typo.parent.exists()
 
 
 def test_second_run_gets_exit_4_naming_the_store(tmp_path: Path) -> None:
     db = tmp_path / "main.duckdb"
     holder = open_store(str(db))
     try:
-        done = subprocess.run([sys.executable, "-m", "etl", "--db", str(db), "remote", "list"],
+        done = subprocess.run([sys.executable, "-m", "etl", "--db", str(db), "import", "--date", "2026-11-26"],
                               capture_output=True, text=True, timeout=60)
     finally:
         holder.close()
@@ -41,7 +52,8 @@ def test_second_run_gets_exit_4_naming_the_store(tmp_path: Path) -> None:
 def test_db_from_environment(tmp_path: Path) -> None:
     db = tmp_path / "env.duckdb"
     result = Posync(tmp_path / "unused.duckdb").runner.invoke(
-        __import__("etl.cli", fromlist=["cli"]).cli, ["remote", "list"], env={"POSYNC_DB": str(db)}
+        __import__("etl.cli", fromlist=["cli"]).cli, ["numbering", "set", "FV1", "--prefix", "SETT", "--from", "1",
+                                                      "--to", "9"], env={"POSYNC_DB": str(db)}
     )
     assert result.exit_code == 0
     assert db.exists()

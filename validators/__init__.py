@@ -27,6 +27,7 @@ CHECKS: tuple[Check, ...] = (
     numbering.prefix_number_twice,
     numbering.authorised_range,
     numbering.gaps,
+    numbering.number_reused,  # 8
 )
 
 

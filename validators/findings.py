@@ -8,6 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """Count and noun, with thousands separators: "1 voucher", "1,412 vouchers".
+
+    >>> plural(1, "voucher"), plural(1412, "voucher"), plural(0, "warning"), plural(2, "batch", "batches")
+    ('1 voucher', '1,412 vouchers', '0 warnings', '2 batches')
+    """
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
 class Severity(enum.StrEnum):
     REJECT_REGISTER = "reject_register"  # the register's whole batch is held back (checks 1, 2)
     REJECT_ROWS = "reject_rows"  # the vouchers named in rejected_keys are held back (checks 3-5)

@@ -6,7 +6,7 @@ from typing import Any
 
 from etl.schema import TABLES
 from validators.context import Batches, Context
-from validators.findings import Finding, Severity
+from validators.findings import Finding, Severity, plural
 
 CHILDREN = ("voucher_lines", "payments")
 KEY_SQL = "register, voucher_code, number"
@@ -105,30 +105,64 @@ def orphans(batches: Batches, ctx: Context) -> list[Finding]:
     return findings
 
 
+_CHILD_KEY = {"vouchers": "", "voucher_lines": "line_no", "payments": "seq"}
+
+
+def _problems_sql(table: str, ctx: Context) -> str:
+    """One text per row naming each bad value (the register's own text and why) and each missing value."""
+    bad_names = "list_transform(coalesce(_bad, []), b -> b.column)"
+    parts = ["list_transform(coalesce(_bad, []), b -> b.column || ': ' || b.value || ' ' || b.reason)"]
+    parts += [f"CASE WHEN \"{c}\" IS NULL AND NOT list_contains({bad_names}, '{c}') THEN ['{c}: missing'] "
+              "ELSE [] END" for c in TABLES[table].required]
+    if table == "vouchers":
+        parts += [f"CASE WHEN date > DATE '{ctx.today}' THEN ['date: ' || date || ' is after today'] "
+                  f"WHEN date <> DATE '{ctx.process_date}' THEN ['date: ' || date || ' is not the process date'] "
+                  "ELSE [] END",
+                  "CASE WHEN status NOT IN ('issued', 'void') "
+                  "THEN ['status: ''' || status || ''' is not issued or void'] ELSE [] END"]
+    return f"array_to_string(flatten([{', '.join(parts)}]), '; ')"
+
+
+def _bad_where(table: str, ctx: Context) -> str:
+    required = " OR ".join(f'"{c}" IS NULL' for c in TABLES[table].required)
+    where = f"_bad IS NOT NULL OR {required}"
+    if table == "vouchers":
+        where += (f" OR date <> DATE '{ctx.process_date}' OR date > DATE '{ctx.today}'"
+                  " OR status NOT IN ('issued', 'void')")
+    return where
+
+
 def required_and_casts(batches: Batches, ctx: Context) -> list[Finding]:
-    """Check 5: values that do not cast, required values missing, vouchers dated outside the process date."""
+    """Check 5: values that do not cast, required values missing, vouchers dated outside the process date.
+
+    Each sample names the row and, for each bad value, the register's own text and the reason in words
+    ("total: '1.234,56' is not a number"; "date: missing").
+    """
     findings = []
     for table in ("vouchers", *CHILDREN):
-        required = " OR ".join(f'"{c}" IS NULL' for c in TABLES[table].required)
-        where = f"_bad IS NOT NULL OR {required}"
-        if table == "vouchers":
-            where += (
-                f" OR date <> DATE '{ctx.process_date}' OR date > DATE '{ctx.today}'"
-                " OR status NOT IN ('issued', 'void')"
-            )
+        where = _bad_where(table, ctx)
         rows = batches.rows(f"SELECT DISTINCT {KEY_SQL} FROM stage.{table} WHERE {where} ORDER BY ALL")
+        child_key = f", {_CHILD_KEY[table]}" if _CHILD_KEY[table] else ""
+        what = table.replace("_", " ")
         for register, group in _by_register(rows).items():
+            samples = tuple(batches.rows(
+                f"""SELECT register, voucher_code, number{child_key},
+                           array_to_string(list_transform(coalesce(_bad, []), b -> b.column), ',') AS bad_columns,
+                           {_problems_sql(table, ctx)} AS problem
+                    FROM stage.{table} WHERE register = ? AND ({where})
+                    ORDER BY voucher_code, number{child_key} LIMIT ?""",
+                [register, ctx.sample_size]))
+            first = samples[0] if samples else {}
+            named = f"{first.get('voucher_code')}-{first.get('number')}: {first.get('problem', '')}" if first else ""
             findings.append(Finding(
                 check="bad_values",
                 severity=Severity.REJECT_ROWS,
                 registers=(register,),
                 voucher_code=group[0]["voucher_code"],
                 rows=len(group),
-                message=(
-                    f"{register}: {len(group)} voucher(s) with {table.replace('_', ' ')} values that are missing, "
-                    f"do not cast to the canonical type, or are dated outside {ctx.process_date}; held back"
-                ),
-                samples=_samples(batches, table, where, register, ctx.sample_size),
+                message=(f"{register}: {plural(len(group), 'voucher')} held back for {what} values that are "
+                         f"missing or unreadable (first: {named})"),
+                samples=samples,
                 rejected_keys=_keys(group),
             ))
     skew = batches.rows(

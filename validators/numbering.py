@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from validators.context import Batches, Context
-from validators.findings import Finding, Severity
+from validators.findings import Finding, Severity, plural
 
 
 def format_gaps(code: str, gaps: list[tuple[int, int]], limit: int = 5) -> str:
@@ -117,6 +117,71 @@ def prefix_number_twice(batches: Batches, ctx: Context) -> list[Finding]:
                 f"(first: {mine[0]['prefix']}{mine[0]['number']}); held back"
             ),
             samples=tuple(mine[: ctx.sample_size]),
+            rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine),
+        ))
+    return findings
+
+
+def number_ranges(numbers: list[int], limit: int = 5) -> str:
+    """Consecutive numbers as ranges.
+
+    >>> number_ranges([1001, 1002, 1003, 1004, 1010])
+    '1001–1004, 1010'
+    """
+    spans: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], n)
+        else:
+            spans.append((n, n))
+    parts = [f"{a}–{b}" if a != b else f"{a}" for a, b in spans[:limit]]
+    return ", ".join(parts) + (f" and {len(spans) - limit} more" if len(spans) > limit else "")
+
+
+def number_reused(batches: Batches, ctx: Context) -> list[Finding]:
+    """Check 8: a (code, number) main already holds under another date or issue time is a reused number.
+
+    A register restored from an old backup, or reinstalled, issues numbers again that main imported
+    for another sale. Under DIAN rules a number is issued once, so this is an error of the register:
+    those vouchers are held back (never skipped as "already imported", never written over the sale
+    main has), and both versions are shown.
+    """
+    rows = batches.rows(
+        """
+        SELECT s.register, s.voucher_code, s.number, s.date, s.issued_at, s.total,
+               m.register AS main_register, m.date AS main_date, m.issued_at AS main_issued_at, m.total AS main_total
+        FROM stage.vouchers s JOIN vouchers m ON m.voucher_code = s.voucher_code AND m.number = s.number
+        WHERE s.date IS NOT NULL AND (m.date IS DISTINCT FROM s.date OR m.issued_at IS DISTINCT FROM s.issued_at)
+        ORDER BY s.register, s.voucher_code, s.number
+        """
+    )
+    findings = []
+    for register in sorted({r["register"] for r in rows}):
+        mine = [r for r in rows if r["register"] == register]
+        codes = sorted({r["voucher_code"] for r in mine})
+        which = "; ".join(f"{c} {number_ranges([r['number'] for r in mine if r['voucher_code'] == c])}"
+                          for c in codes)
+        first = mine[0]
+        was = "another issue time" if first["main_date"] == first["date"] else str(first["main_date"])
+        samples: list[dict[str, object]] = []
+        for r in mine[: ctx.sample_size]:
+            samples.append({"version": "in main", "register": r["main_register"], "voucher_code": r["voucher_code"],
+                            "number": r["number"], "date": r["main_date"], "issued_at": r["main_issued_at"],
+                            "total": r["main_total"]})
+            samples.append({"version": f"at {register} now", "register": register, "voucher_code": r["voucher_code"],
+                            "number": r["number"], "date": r["date"], "issued_at": r["issued_at"],
+                            "total": r["total"]})
+        findings.append(Finding(
+            check="number_reused",
+            severity=Severity.REJECT_ROWS,
+            registers=(register,),
+            voucher_code=first["voucher_code"],
+            rows=len(mine),
+            message=(f"{register} reused {plural(len(mine), 'voucher number')} main already holds for another sale "
+                     f"({which}; first imported for {was}): a number is issued once (DIAN), so "
+                     f"{'it is' if len(mine) == 1 else 'they are'} held back; was the register restored from a "
+                     "backup or reinstalled?"),
+            samples=tuple(samples),
             rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine),
         ))
     return findings

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from validators.findings import Finding, RegisterSummary, Report, Severity
+from validators.findings import Finding, RegisterSummary, Report, Severity, plural
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
@@ -80,15 +80,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return [json_safe(v) for v in sorted(value, key=repr)]
     return str(value)
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Count and noun, with thousands separators: "1 voucher", "1,412 vouchers".
-
-    >>> plural(1, "voucher"), plural(1412, "voucher"), plural(0, "warning"), plural(2, "batch", "batches")
-    ('1 voucher', '1,412 vouchers', '0 warnings', '2 batches')
-    """
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def long_date(day: dt.date) -> str:

@@ -1,10 +1,11 @@
 """`catalogs load TABLE FILE`: fill one of main's catalogs from CSV or Parquet, checked before anything is written.
 
-Every value is read as text and cast by posync to the canonical type (Parquet columns too, so a
-DOUBLE 12.1 is the decimal 12.10, not 12.0999…). The load is refused, naming rows and values,
-when the key column is missing, a key is empty or repeated, or a value does not cast (or would
-lose digits: 12.345 in a DECIMAL(18,2)). By default the file becomes the catalog (rows it lacks
-are deleted from main); with merge=True its rows are added or updated and the others are kept.
+Every value is cast by etl.casts' strict rules, as an import casts a register's (CSV text in its plain
+forms; a Parquet DOUBLE 12.1 is the decimal 12.1000, float noise normalised). The load is refused,
+naming rows, values and why, when the key column is missing, a key is empty or repeated, or a value
+does not cast or would lose digits (0.00015 has more decimals than a price keeps). By default the
+file becomes the catalog (rows it lacks are deleted from main); with merge=True its rows are added or
+updated and the others are kept.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
-from etl import ledger
+from etl import casts, ledger
 from etl.catalogs.plan import Target, hash_sql, lit
 from etl.errors import ConfigError
 from etl.ledger import Counts
@@ -72,9 +74,9 @@ def _read(con: duckdb.DuckDBPyConnection, file: Path, reader: str) -> None:
     source = reader.format(path=lit(str(file.resolve())))
     try:
         names = [d[0] for d in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-        text = ", ".join(f"CAST({quote(n)} AS VARCHAR) AS {quote(n.strip().lower())}" for n in names)
+        renamed = ", ".join(f"{quote(n)} AS {quote(n.strip().lower())}" for n in names)
         con.execute(f"CREATE OR REPLACE TEMP TABLE catalog_load_raw AS "
-                    f"SELECT row_number() OVER () AS _row, {text} FROM {source}")
+                    f"SELECT row_number() OVER () AS _row, {renamed} FROM {source}")
     except duckdb.Error as err:
         first = str(err).strip().splitlines()[0][:300]
         raise ConfigError(f"{file.name}: cannot be read as {file.suffix.lstrip('.').upper()} ({first}).") from None
@@ -95,27 +97,30 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> tuple[st
     return tuple(c for c in known if c in present)
 
 
-def _bad(column: str, type_: str) -> str:
-    """SQL condition: the text value is present but does not cast to the type exactly."""
-    value = quote(column)
-    if type_ == "VARCHAR":
-        return f"strpos({value}, chr(0)) > 0"
-    cast = f"TRY_CAST({value} AS {type_})"
-    if type_.startswith("DECIMAL"):  # refuse digits the type would round away
-        return f"{value} IS NOT NULL AND ({cast} IS NULL OR TRY_CAST({value} AS DECIMAL(38,12)) <> {cast})"
-    return f"{value} IS NOT NULL AND {cast} IS NULL"
+def _types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {RAW}").fetchall()}
+
+
+def _cast(column: str, source_type: str, target: str) -> tuple[str, str]:
+    """(value, reason) SQL for one file column: the strict rules, and no NUL in text (no register can hold it)."""
+    value, reason = casts.strict(exp.column(column, quoted=True), source_type, target)
+    why = reason.sql("duckdb")
+    if target == "VARCHAR":
+        why = f"CASE WHEN strpos(CAST({quote(column)} AS VARCHAR), chr(0)) > 0 THEN 'has a NUL character' END"
+    return value.sql("duckdb"), why
 
 
 def _check_values(con: duckdb.DuckDBPyConnection, table: str, file: Path, columns: tuple[str, ...]) -> None:
-    t = TABLES[table]
-    checks = [f"SELECT _row, {lit(c)} AS col, {quote(c)} AS val, {lit(t.type_of(c))} AS type FROM {RAW} "
-              f"WHERE {_bad(c, t.type_of(c))}" for c in columns]
+    t, types = TABLES[table], _types(con)
+    checks = []
+    for c in columns:
+        _, why = _cast(c, types[c], t.type_of(c))
+        checks.append(f"SELECT _row, {lit(c)} AS col, CAST({quote(c)} AS VARCHAR) AS val, {why} AS reason "
+                      f"FROM {RAW} WHERE ({why}) IS NOT NULL")
     found = con.execute(f"SELECT *, count(*) OVER () FROM ({' UNION ALL '.join(checks)}) ORDER BY _row, col "
                         f"LIMIT {SAMPLES}").fetchall()
     if found:
-        samples = "; ".join(
-            f"row {r}: {c} {v!r} is not {'text without NUL characters' if ty == 'VARCHAR' else ty}"
-            for r, c, v, ty, _ in found)
+        samples = "; ".join(f"row {r}: {c} {v!r} {why}" for r, c, v, why, _ in found)
         raise ConfigError(f"{file.name}: {found[0][4]:,} value(s) do not cast ({samples}); fix them and load again.")
 
 
@@ -136,10 +141,10 @@ def _check_keys(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
 
 
 def _write(store: Store, table: str, file: Path, columns: tuple[str, ...], rows: int, merge: bool) -> LoadResult:
-    t = TABLES[table]
+    t, types = TABLES[table], _types(store.con)
     key = quote(t.key[0])
     select = ", ".join(
-        (f"CAST({quote(c)} AS {ty})" if c in columns else f"CAST(NULL AS {ty})") + f" AS {quote(c)}"
+        (_cast(c, types[c], ty)[0] if c in columns else f"CAST(NULL AS {ty})") + f" AS {quote(c)}"
         for c, ty in t.columns)
     everything = Target(table, table, tuple((c, c) for c in t.column_names))
     con = store.con

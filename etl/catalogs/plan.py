@@ -24,7 +24,7 @@ from etl.mapping import Mapping
 from etl.schema import TABLES
 from etl.store import quote
 
-HASH_TAG = f"duckdb {duckdb.__version__} hash v1"
+HASH_TAG = f"duckdb {duckdb.__version__} hash v2"  # v2: amounts DECIMAL(18,4)
 SAMPLES = 5
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from etl import ledger, paths, staging
+from etl import ledger, paths, registers, share, staging
 from etl.catalogs import backup as backups
 from etl.catalogs.plan import (
     HASH_TAG,
@@ -41,9 +41,8 @@ from etl.catalogs.plan import (
     temp_name,
 )
 from etl.catalogs.sql import DIALECTS, Dialect, Script, dialect_for, render
-from etl.engines import attach, detach, load_extension
 from etl.errors import ConfigError, PosyncError, TransientError
-from etl.extract import check_columns, select_for
+from etl.extract import check_columns, read_whole
 from etl.faults import checkpoint
 from etl.ledger import Counts
 from etl.mapping import Mapping, load_mapping
@@ -239,7 +238,8 @@ class _Session:
         self.dialect: Dialect = dialect_for(remote.engine, remote.name)
         self.alias = f"push_{remote.name.replace('-', '_')}"
         self.root = paths.confined(store.data_dir, "staging", f"push-{run_id}")
-        self.attached = False
+        self.register: registers.Register | None = None
+        self._open = contextlib.ExitStack()
         self.temps: list[str] = []
 
     def __enter__(self) -> _Session:
@@ -249,31 +249,21 @@ class _Session:
         for name in self.temps:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(f"DROP TABLE IF EXISTS {name}")
-        if self.attached:
-            with contextlib.suppress(duckdb.Error):
-                detach(self.con, self.alias)
+        self._open.close()
         staging.cleanup(self.root)
 
     # -- reading the register (a staged copy, never the live file) -------------------------------------------
 
-    def _stage(self, tables: tuple[str, ...]) -> None:
-        if self.attached:
-            return
-        name = self.remote.name
-        snapshot = staging.stage(name, self.remote.path, self.root)
-        staging.check(snapshot)
-        try:
-            load_extension(self.con, snapshot.engine.extension)
-            if snapshot.engine.name == "sqlite":  # SQLite types are advisory: read text, cast it ourselves
-                self.con.execute("SET GLOBAL sqlite_all_varchar = true")
-            attach(self.con, snapshot.target, self.alias, snapshot.engine, read_only=True)
-        except duckdb.Error as err:
-            raise PosyncError(f"register {name}: cannot open the database ({_first_line(err)}).") from None
-        self.attached = True
-        check_columns(self.con, self.alias, name, self.mapping, tables)
+    def _stage(self, tables: tuple[str, ...]) -> registers.Register:
+        if self.register is None:
+            snapshot = staging.stage(self.remote.name, self.remote.path, self.root)
+            staging.check(snapshot)
+            self.register = self._open.enter_context(registers.opened(self.con, snapshot, self.mapping))
+            check_columns(self.register, tables)
+        return self.register
 
-    def _select(self, table: str) -> str:
-        return select_for(self.mapping.tables[table], self.alias).sql("duckdb")
+    def _select(self, register: registers.Register, table: str) -> str:
+        return read_whole(self.con, register, table).sql("duckdb")
 
     def _temp(self, table: str, what: str) -> str:
         name = temp_name(self.remote.name, table, what)
@@ -282,9 +272,10 @@ class _Session:
 
     def current_rows(self, target: Target, tables: tuple[str, ...]) -> str:
         """The register's rows of one catalog (canonical, one per key) in a temp table."""
-        self._stage(tables)
+        register = self._stage(tables)
         try:
-            return register_rows(self.con, target, self._select(target.table), self._temp(target.table, "reg"))
+            return register_rows(self.con, target, self._select(register, target.table),
+                                 self._temp(target.table, "reg"))
         except duckdb.Error as err:
             raise PosyncError(f"register {self.remote.name}: reading {target.source} failed ({_first_line(err)}).") \
                 from None
@@ -586,10 +577,8 @@ def _apply_duckdb(remote: Remote, mapping: Mapping, script: Script, targets: lis
 
 
 def _live_file(remote: Remote) -> Path:
-    path = Path(remote.path)
-    if not path.is_file():
-        raise PosyncError(f"register {remote.name}: file not found (path {remote.path}); check `posync remote list`.")
-    return path
+    """The register's file today (a symlink followed now), bounded in time."""
+    return share.locate(remote.name, remote.path)
 
 
 def _apply_postgres(remote: Remote, mapping: Mapping, script: Script, targets: list[Target]) -> None:

@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
+from types import FrameType
 from typing import Any
 
 import click
 import duckdb
 
+from etl import crash, paths
 from etl.errors import PosyncError
+from etl.store import resolve_target
+
+INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 class PosyncGroup(click.Group):
-    """Maps posync's exception tree to exit codes and one clear sentence; no stack traces."""
+    """Maps posync's exception tree to exit codes and one clear sentence; no stack traces.
+
+    Ctrl-C and SIGTERM stop the run (outside `watch`, which finishes its cycle): the open transaction
+    rolls back, nothing more is done, exit 130 (FAULTS 49). Anything unexpected is one line and a
+    crash file, never a traceback on the terminal (FAULTS 43).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        previous = signal.signal(signal.SIGTERM, _stop)
         try:
             return super().invoke(ctx)
+        except (KeyboardInterrupt, duckdb.InterruptException) as err:
+            how = str(err) if str(err).startswith("SIG") else "Ctrl-C"
+            click.echo(f"error: interrupted ({how}): what was in progress was rolled back and nothing more was done; "
+                       "registers finished before stay imported; run the command again to complete.", err=True)
+            ctx.exit(INTERRUPTED)
         except PosyncError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
@@ -34,6 +55,16 @@ class PosyncGroup(click.Group):
             where = f" ({err.filename})" if err.filename else ""
             click.echo(f"error: {err.strerror or err}{where}.", err=True)
             ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as err:  # noqa: BLE001 - never a traceback: one line and a crash file
+            folder = paths.data_dir(resolve_target(ctx.obj.get("db") if ctx.obj else None))
+            path = crash.write(folder, "command")
+            click.echo(f"error: unexpected error ({type(err).__name__}: {crash.first_line(err)}); the details are "
+                       f"in {path}; please report it.", err=True)
+            ctx.exit(1)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=PosyncGroup, context_settings={"help_option_names": ["-h", "--help"]})

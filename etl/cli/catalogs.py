@@ -21,7 +21,7 @@ from etl.catalogs import (
     pushes,
     restore_backup,
 )
-from etl.cli.options import REMOTE, json_option, pass_store, remotes_option
+from etl.cli.options import REMOTE, creating_store, json_option, pass_store, reading_store, remotes_option
 from etl.render import table, to_json
 from etl.schema import CATALOG_TABLES
 from etl.store import Store
@@ -43,7 +43,7 @@ def catalogs() -> None:
 @click.option("--merge", is_flag=True, help="Add and update the file's rows, keep main's others "
                                             "(default: the file becomes the catalog).")
 @json_option
-@pass_store
+@creating_store
 def load(store: Store, table_name: str, file: Path, merge: bool, as_json: bool) -> None:
     """Fill one of main's catalogs from a CSV (with a header) or Parquet file."""
     r = load_catalog(store, table_name, file, merge)
@@ -166,7 +166,7 @@ def restore(store: Store, register: str, backup_id: str, as_json: bool) -> None:
 @catalogs.command("backups")
 @click.option("--remote", "-r", "register", type=REMOTE, help="Only this register.")
 @json_option
-@pass_store
+@reading_store
 def backups(store: Store, register: str | None, as_json: bool) -> None:
     """The backups taken before pushes, newest first (for `posync catalogs restore`)."""
     found = list_backups(store.data_dir, register)
@@ -186,7 +186,7 @@ def backups(store: Store, register: str | None, as_json: bool) -> None:
 @click.option("--remote", "-r", "register", type=REMOTE, help="Only this register.")
 @click.option("--limit", "-n", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @json_option
-@pass_store
+@reading_store
 def history(store: Store, register: str | None, limit: int, as_json: bool) -> None:
     """Pushes newest first: pending, applied, failed or reconciled."""
     rows = pushes(store, register, limit)

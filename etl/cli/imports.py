@@ -9,7 +9,16 @@ from pathlib import Path
 import click
 
 from etl import ledger
-from etl.cli.options import DATE, REMOTE, date_option, json_option, pass_store, remotes_option
+from etl.cli.options import (
+    DATE,
+    REMOTE,
+    creating_store,
+    date_option,
+    json_option,
+    pass_store,
+    reading_store,
+    remotes_option,
+)
 from etl.numbering import Resolution, resolutions, set_resolution
 from etl.pipeline import ImportRequest, ImportResult, import_day
 from etl.render import table, to_json
@@ -54,14 +63,16 @@ def validate(store: Store, process_date: dt.date, remotes: tuple[str, ...], fmt:
 @remotes_option
 @click.option("--overwrite", is_flag=True, help='Update vouchers already in main ("sobrescribiendo").')
 @click.option("--all-or-nothing", is_flag=True, help="Reject the whole batch when any register is rejected.")
+@click.option("--reread", is_flag=True,
+              help="Read and compare a register again even when this snapshot was already imported identically.")
 @json_option
 @pass_store
 def import_(store: Store, process_date: dt.date, remotes: tuple[str, ...], overwrite: bool, all_or_nothing: bool,
-            as_json: bool) -> None:
+            reread: bool, as_json: bool) -> None:
     """Import the vouchers of a date: only new ones, or with --overwrite also the changed ones."""
     from validators.report import to_json as report_json
 
-    result = import_day(store, ImportRequest(process_date, remotes, overwrite, all_or_nothing,
+    result = import_day(store, ImportRequest(process_date, remotes, overwrite, all_or_nothing, reread=reread,
                                              progress=_progress(not as_json)))
     if as_json:
         click.echo(to_json({"report": report_json(result.report),
@@ -103,7 +114,7 @@ def import_summary(result: ImportResult) -> str:
 @click.option("--since", type=DATE, help="Only rows logged on or after this date.")
 @click.option("--limit", "-n", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @json_option
-@pass_store
+@reading_store
 def log(store: Store, register: str | None, action: str | None, since: dt.date | None, limit: int,
         as_json: bool) -> None:
     """What posync did, newest first ("Examinar log")."""
@@ -133,7 +144,7 @@ def numbering() -> None:
 @click.option("--valid-from", type=DATE, help="First day the resolution is valid.")
 @click.option("--valid-to", type=DATE, help="Last day the resolution is valid.")
 @click.option("--enforce", is_flag=True, help="Hold back vouchers outside the range (default: only flag them).")
-@pass_store
+@creating_store
 def numbering_set(store: Store, code: str, prefix: str, range_from: int, range_to: int,
                   valid_from: dt.date | None, valid_to: dt.date | None, enforce: bool) -> None:
     """Set the resolution of one voucher code."""
@@ -145,7 +156,7 @@ def numbering_set(store: Store, code: str, prefix: str, range_from: int, range_t
 
 @numbering.command("list")
 @json_option
-@pass_store
+@reading_store
 def numbering_list(store: Store, as_json: bool) -> None:
     """Every numbering resolution."""
     rows = resolutions(store)

@@ -54,16 +54,24 @@ date_option = click.option("--date", "-d", "process_date", type=DATE, required=T
                            help="Process date: YYYY-MM-DD, today or yesterday.")
 
 
-def pass_store(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Open the main store (taking its run lock) for the command, and close it afterwards."""
+def _with_store(create: bool = False, read_only: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Open the main store for the command (see etl.store.open_store), and close it afterwards."""
 
-    @functools.wraps(fn)
-    @click.pass_context
-    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
-        store: Store = open_store(ctx.obj.get("db") if ctx.obj else None)
-        try:
-            return fn(store, *args, **kwargs)
-        finally:
-            store.close()
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        @click.pass_context
+        def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+            store: Store = open_store(ctx.obj.get("db") if ctx.obj else None, create=create, read_only=read_only)
+            try:
+                return fn(store, *args, **kwargs)
+            finally:
+                store.close()
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+pass_store = _with_store()  # a command that changes main: the run lock, the working folder
+creating_store = _with_store(create=True)  # the commands that set a store up (remote add, catalogs load, numbering set)
+reading_store = _with_store(read_only=True)  # listings and status: no lock, no working folder, nothing created

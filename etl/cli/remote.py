@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from etl import remotes
-from etl.cli.options import REMOTE, json_option, pass_store
+from etl.cli.options import REMOTE, creating_store, json_option, pass_store, reading_store
 from etl.render import table, to_json
 from etl.store import Store
 
@@ -23,7 +23,7 @@ def remote() -> None:
               help="Mapping of the register's schema: canonical, legacy_es or a JSON file.")
 @click.option("--no-check", is_flag=True, help="Register a path that is not reachable right now.")
 @json_option
-@pass_store
+@creating_store
 def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_check: bool, as_json: bool) -> None:
     """Register a remote: a SQLite or DuckDB file, a folder holding one, or a PostgreSQL URI.
 
@@ -39,7 +39,7 @@ def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_che
 
 @remote.command("list")
 @json_option
-@pass_store
+@reading_store
 def list_(store: Store, as_json: bool) -> None:
     """Every register: path, mapping, reachable now, last import, voucher codes it owns."""
     rows = remotes.listing(store)
@@ -82,7 +82,7 @@ def remove(store: Store, name: str, as_json: bool) -> None:
 @remote.command("open")
 @click.argument("name", type=REMOTE)
 @json_option
-@pass_store
+@reading_store
 def open_(store: Store, name: str, as_json: bool) -> None:
     """Open the register's folder in the file manager ("Abrir carpeta"), or print it."""
     folder, opened = remotes.open_folder(remotes.get(store, name))

@@ -13,7 +13,7 @@ from etl import loyalty as loyalty_lib
 from etl import rules as rules_lib
 from etl import status as status_lib
 from etl import watch as watch_lib
-from etl.cli.options import DATE, json_option, pass_store, remotes_option
+from etl.cli.options import DATE, json_option, pass_store, reading_store, remotes_option
 from etl.render import table, to_json
 from etl.store import Store
 from etl.sync import (
@@ -84,7 +84,7 @@ def loyalty_sync(store: Store, remotes: tuple[str, ...], as_json: bool) -> None:
 @loyalty.command("balances")
 @click.option("--customer", "-c", help="Only this customer, with their movements.")
 @json_option
-@pass_store
+@reading_store
 def loyalty_balances(store: Store, customer: str | None, as_json: bool) -> None:
     """Points per customer in main ("examinar puntos"): the sum of their movements."""
     rows = loyalty_lib.balances(store, customer)
@@ -126,7 +126,7 @@ def rules_sync(store: Store, remotes: tuple[str, ...], as_json: bool) -> None:
 
 @rules.command("list")
 @json_option
-@pass_store
+@reading_store
 def rules_list(store: Store, as_json: bool) -> None:
     """Every commercial rule in main."""
     rows = rules_lib.listing(store)
@@ -243,7 +243,7 @@ def status_text(h: status_lib.Health, target: str) -> str:
 @click.option("--stale-hours", type=click.FloatRange(min=0), default=status_lib.DEFAULT_STALE_HOURS,
               show_default=True, help="A register with no successful import for longer needs a look.")
 @json_option
-@pass_store
+@reading_store
 def status(store: Store, stale_hours: float, as_json: bool) -> None:
     """Health summary for monitoring; exits 1 when something needs a person."""
     h = status_lib.health(store, stale_hours)

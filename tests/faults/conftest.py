@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from etl import paths
 from sample_data import SampleSpec, generate
 from tests.conftest import DAY1, Posync, copy_world
 
@@ -76,8 +77,21 @@ ROWS = {
     37: "loyalty rerun, edits, rejected vouchers",
     38: "rule conflicts between registers",
     39: "DIAN numbering",
+    40: "voucher number reused on a later date",
     41: "PostgreSQL main: run lock lost mid-run",
     42: "PostgreSQL: standard_conforming_strings off",
+    43: "non-UTF-8 byte in a non-text column; any crash",
+    44: "mapping corrected, same file re-imported",
+    45: "watch across midnight",
+    46: "two main stores sharing one POSYNC_HOME",
+    47: "register path is a repointed symlink",
+    48: "codes differing by case or spaces",
+    49: "Ctrl-C / SIGTERM outside watch",
+    50: "-journal or -wal vanishes during the copy",
+    51: "FIFO, device or dead share at remote add",
+    52: "lax number and date text",
+    53: "a row duplicated in one register's batch",
+    54: "POSYNC_HOME unusable",
 }
 
 _rows_of: dict[str, tuple[int, ...]] = {}
@@ -154,7 +168,7 @@ class World:
 
     @property
     def data_dir(self) -> Path:
-        return self.root / "posync-data"
+        return paths.data_dir(str(self.db))
 
     def reg(self, name: str) -> Path:
         """The register file of caja1..caja3 (on its own share folder)."""

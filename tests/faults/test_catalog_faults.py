@@ -15,33 +15,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
-from etl.engines import ENGINES, attach, load_extension
-from etl.extract import select_for
-from etl.mapping import load_mapping
-from etl.schema import CATALOG_TABLES, TABLES
+from etl.schema import CATALOG_TABLES
 from tests.faults.conftest import DAY1, World, kill9, wait_for
-
-pytest.importorskip("etl.catalogs")
-pytest.importorskip("etl.cli.catalogs")
+from tests.test_catalogs_support import read_register
 
 NEW_PRICE = "12345.00"
 
 
 def register_rows(path: Path, table: str) -> list[tuple[Any, ...]]:
     """A register's catalog as posync reads it (canonical types), by key."""
-    con = duckdb.connect()
-    try:
-        load_extension(con, "sqlite_scanner")
-        con.execute("SET sqlite_all_varchar = true")
-        attach(con, str(path), "reg", ENGINES["sqlite"], read_only=True)
-        select = select_for(load_mapping("canonical").tables[table], "reg").sql("duckdb")
-        cols = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
-        return [tuple(r) for r in con.execute(f"SELECT {cols} FROM ({select}) ORDER BY 1").fetchall()]
-    finally:
-        con.close()
+    return read_register(path, "canonical", table)
 
 
 def dump(path: Path) -> list[str]:

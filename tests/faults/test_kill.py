@@ -92,7 +92,7 @@ def test_kill_9_at_offsets_inside_the_merge_commit(
     assert_converges(world, reference)
 
 
-IMPORT_STAGES = ("copy", "copied", "attach", "extract", "validate", "merge", "merge_rows", "log", "commit",
+IMPORT_STAGES = ("copy", "copying", "copied", "attach", "extract", "validate", "merge", "merge_rows", "log", "commit",
                  "merge#2")  # the last: caja1 committed, caja2 fails before its transaction
 
 

@@ -272,6 +272,7 @@ def _version_1_store(uri: str, payments: list[tuple[Any, ...]]) -> None:
 
 
 PAYMENTS = [("caja1", "FV1", 1001, 1, "CASH", 10), ("caja1", "FV1", 1001, 2, "CARD", 5)]
+UPGRADE = ("numbering", "set", "FV1", "--prefix", "SETT", "--from", "1", "--to", "9")  # any command that writes
 
 
 @pytest.mark.fault(41)
@@ -280,10 +281,10 @@ def test_a_version_1_postgres_main_is_upgraded_with_its_natural_keys(pg_server: 
     _version_1_store(main.uri, PAYMENTS)
     assert _unique_constraints(main) == {}
 
-    opened = main.cli("remote", "list")
+    opened = main.cli(*UPGRADE)
 
     assert opened.returncode == 0, opened.stderr
-    assert main.sql("SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,)]
+    assert main.sql("SELECT version FROM schema_version ORDER BY 1") == [(1,), (2,), (3,)]
     assert _unique_constraints(main) == NATURAL_KEYS
     assert main.sql("SELECT count(*) FROM payments") == [(2,)]
 
@@ -295,7 +296,7 @@ def test_upgrading_a_postgres_main_that_holds_duplicates_names_the_table_and_the
     main = PgMain(pg_server, pg_server.database("main"), tmp_path / "home")
     _version_1_store(main.uri, [*PAYMENTS, PAYMENTS[1]])  # seq 2 landed twice (two runs overlapped)
 
-    refused = main.cli("remote", "list")
+    refused = main.cli(*UPGRADE)
 
     query = ("SELECT voucher_code, number, seq, count(*) AS copies FROM payments WHERE voucher_code IS NOT NULL "
              "AND number IS NOT NULL AND seq IS NOT NULL GROUP BY voucher_code, number, seq HAVING count(*) > 1")
@@ -309,7 +310,7 @@ def test_upgrading_a_postgres_main_that_holds_duplicates_names_the_table_and_the
     assert main.sql(query) == [("FV1", 1001, 2, 2)]
 
     main.sql("DELETE FROM payments WHERE ctid = (SELECT max(ctid) FROM payments WHERE seq = 2)")
-    again = main.cli("remote", "list")
+    again = main.cli(*UPGRADE)
     assert again.returncode == 0, again.stderr
     assert _unique_constraints(main) == NATURAL_KEYS
 
@@ -325,15 +326,15 @@ def test_upgrading_a_postgres_main_whose_tables_belong_to_another_role_is_one_cl
               "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO posync_guest")
     guest = PgMain(pg_server, pg_server.uri(owner.dbname, user="posync_guest"), owner.home)
 
-    refused = guest.cli("remote", "list")
+    refused = guest.cli(*UPGRADE)
 
     assert refused.returncode == 1
     assert refused.stderr == (
         f"error: main store {guest.uri}: cannot add the unique key (voucher_code, number) to table vouchers "
         "(must be owner of table vouchers); run posync once as the tables' owner, or make posync's role their "
         "owner (ALTER TABLE … OWNER TO), then run again (nothing was changed).\n")
-    assert owner.cli("remote", "list").returncode == 0
-    assert guest.cli("remote", "list").returncode == 0
+    assert owner.cli(*UPGRADE).returncode == 0
+    assert guest.cli(*UPGRADE).returncode == 0
     assert _unique_constraints(owner) == NATURAL_KEYS
 
 

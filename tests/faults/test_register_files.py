@@ -77,18 +77,43 @@ def test_a_missing_register_fails_alone_and_the_rerun_converges(world: World, re
 def test_an_unreachable_share_times_out_transiently_and_the_others_import(
     world: World, reference: dict[str, Any]
 ) -> None:
-    # A FIFO named like the register: opening it blocks like a dead SMB share does.
-    path = world.reg("caja2")
-    path.rename(path.with_name("caja2.saved"))
-    os.mkfifo(path)
+    # caja2's copy hangs as on a dead SMB share (the fault point sleeps inside the bounded copy)
     started = time.monotonic()
 
-    result = world.cli("import", "--date", DAY1, env={"POSYNC_SHARE_TIMEOUT": "1"}, timeout=90)
+    result = world.cli("import", "--date", DAY1, env={"POSYNC_SHARE_TIMEOUT": "1", "POSYNC_SLEEP_AT": "copied#2:30"},
+                       timeout=90)
 
-    assert time.monotonic() - started < 60  # bounded: no hang, not even at exit
-    message = ("register caja2: reading the file took more than 1 s (share unreachable?); "
+    assert time.monotonic() - started < 25  # bounded: no hang, not even at exit
+    message = ("register caja2: copying the file took more than 1 s (share unreachable?); "
                "it will be retried on the next run.")
     _assert_failed_alone(world, "caja2", message, result.stdout, result.returncode)
+    assert_converges(world, reference)
+
+
+@pytest.mark.fault(51)
+@pytest.mark.parametrize("how", ["fifo", "fifo behind a symlink"])
+def test_a_fifo_where_the_register_was_is_refused_at_once_never_waited_on(
+    world: World, reference: dict[str, Any], how: str
+) -> None:
+    path = world.reg("caja2")
+    path.rename(path.with_name("caja2.saved"))
+    if how == "fifo":
+        os.mkfifo(path)
+    else:
+        os.mkfifo(path.with_name("pipe"))
+        path.symlink_to(path.with_name("pipe"))
+    started = time.monotonic()
+
+    result = world.cli("import", "--date", DAY1, env={"POSYNC_SHARE_TIMEOUT": "20"}, timeout=90)
+    added = world.cli("remote", "add", "caja9", str(path), env={"POSYNC_SHARE_TIMEOUT": "20"}, timeout=90)
+
+    assert time.monotonic() - started < 15  # refused from stat(), never opened
+    message = (f"register caja2: {path} is a named pipe (FIFO), not a database file; "
+               "`posync remote edit` it to the database file.")
+    _assert_failed_alone(world, "caja2", message, result.stdout, result.returncode)
+    assert added.returncode == 2 and added.stderr == (
+        f"error: path {path} is a named pipe (FIFO); give the register's database file.\n")
+    assert world.posync.scalar("SELECT count(*) FROM remotes WHERE name = 'caja9'") == 0
     path.unlink()
     path.with_name("caja2.saved").rename(path)
     assert_converges(world, reference)

@@ -1,0 +1,390 @@
+"""One room reads registers: open a staged snapshot of one register and read its tables from it.
+
+The import, the loyalty and rules sync and the catalog push all read a register through here.
+What a read hands back is a `Source`: a relation in the run's DuckDB connection holding the
+register's own columns, as exact as the register stores them, for etl.extract to cast strictly.
+
+- SQLite (the staged copy) is read through Apache Arrow's ADBC driver, so SQLite itself runs the
+  date filter and the header join and only the day's rows cross over. SQLite's types are
+  advisory: a column declared DECIMAL may hold integers, floats and text side by side. The
+  driver turns such a column into text, writing floats with six digits (silent loss, see
+  NOTES-readers), so a column that should hold numbers but comes back as text is read again,
+  value by value: numbers as numbers, text as its bytes. Text arrives as bytes and is decoded
+  in DuckDB; bytes that are not UTF-8 are kept as hex for the report.
+- DuckDB files (the staged copy) and PostgreSQL registers (read in place; DuckDB pushes the
+  filters into PostgreSQL) are attached to the run's connection: their types are strict.
+
+A source column `c` is delivered as `c` (its value, typed; NULL where the stored value can't be
+that type), plus, for SQLite only when needed, `c__text` (text stored in a numeric column) and
+`c__hex` (bytes that are not UTF-8).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from etl.engines import attach, detach, load_extension
+from etl.errors import PosyncError
+from etl.faults import checkpoint
+from etl.mapping import Mapping
+from etl.staging import Snapshot
+
+BATCH_ROWS = 2**30  # one Arrow batch per read: ADBC infers a column's type from the whole result
+DISTINCT_LIMIT = 2000  # more distinct date values than this and the date filter is not pushed into SQLite
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """One register column as a read delivers it."""
+
+    name: str  # as the relation spells it
+    type: str  # DuckDB type of the delivered value
+    text: bool = False  # a companion `<name>__text` column holds text stored in a numeric column
+    hex: bool = False  # a companion `<name>__hex` column holds bytes that are not UTF-8
+
+
+@dataclass(frozen=True)
+class Source:
+    """A relation of one register table's rows in the run's connection, and how each column arrives."""
+
+    relation: str
+    columns: dict[str, SourceColumn]  # lower-case register column name -> delivery
+
+    def column(self, name: str) -> SourceColumn:
+        return self.columns[name.lower()]
+
+
+@dataclass(frozen=True)
+class Describe:
+    """A register table's columns: lower-case name -> (name as declared, declared type)."""
+
+    columns: dict[str, tuple[str, str]]
+
+
+def quoted(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+# --- SQLite through ADBC -------------------------------------------------------------------------------
+
+
+def affinity(declared: str) -> str:
+    """SQLite's column affinity from a declared type (sqlite.org/datatype3.html, 3.1).
+
+    >>> [affinity(t) for t in ("INTEGER", "DECIMAL(18,2)", "TEXT", "VARCHAR(20)", "", "REAL", "DATE")]
+    ['integer', 'numeric', 'text', 'text', 'blob', 'real', 'numeric']
+    """
+    upper = declared.upper()
+    if "INT" in upper:
+        return "integer"
+    if any(t in upper for t in ("CHAR", "CLOB", "TEXT")):
+        return "text"
+    if "BLOB" in upper or not upper:
+        return "blob"
+    if any(t in upper for t in ("REAL", "FLOA", "DOUB")):
+        return "real"
+    return "numeric"
+
+
+def _typeof(column: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this="typeof", expressions=[column.copy()])
+
+
+def _in(value: exp.Expression, *words: str) -> exp.Expression:
+    return exp.In(this=value, expressions=[exp.Literal.string(w) for w in words])
+
+
+def _exact_text(column: exp.Expression) -> exp.Expression:
+    """A value as bytes: floats in their shortest exact form (printf %!.17g), the rest as stored."""
+    printed = exp.Anonymous(this="printf", expressions=[exp.Literal.string("%!.17g"), column.copy()])
+    return exp.Case().when(exp.EQ(this=_typeof(column), expression=exp.Literal.string("real")), printed) \
+        .else_(exp.cast(column.copy(), "BLOB"))
+
+
+def _safe(column: exp.Expression, name: str, numbers: str) -> list[exp.Expression]:
+    """A mixed column read value by value: numbers (as `numbers`: integer or real) and the rest as bytes."""
+    if numbers == "integer":
+        number = exp.Case().when(exp.EQ(this=_typeof(column), expression=exp.Literal.string("integer")),
+                                 column.copy())
+        other = exp.Case().when(_in(_typeof(column), "real", "text", "blob"), _exact_text(column))
+    else:
+        number = exp.Case().when(_in(_typeof(column), "integer", "real"), exp.cast(column.copy(), "REAL"))
+        other = exp.Case().when(_in(_typeof(column), "text", "blob"), exp.cast(column.copy(), "BLOB"))
+    return [exp.alias_(number, name, quoted=True), exp.alias_(other, f"{name}__bytes", quoted=True)]
+
+
+class SqliteReader:
+    """A staged SQLite copy, opened read-only through ADBC."""
+
+    dialect = "sqlite"
+
+    def __init__(self, register: str, path: str) -> None:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        self.register = register
+        try:
+            self._con = adbc.connect(f"file:{path}?mode=ro")
+        except Exception as err:  # noqa: BLE001 - the driver raises its own error types
+            raise PosyncError(f"register {register}: cannot open the database ({first_line(err)}).") from None
+        self._tables: dict[str, Describe] = {}
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._con.close()
+
+    def _fetch(self, query: exp.Expression, params: Sequence[Any] = ()) -> pa.Table:
+        cursor = self._con.cursor()
+        try:
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
+            cursor.execute(query.sql(self.dialect), list(params))
+            return cursor.fetch_arrow_table()
+        except PosyncError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a malformed file can fail any statement
+            raise PosyncError(f"register {self.register}: reading it failed ({first_line(err)}).") from None
+        finally:
+            cursor.close()
+
+    def tables(self) -> dict[str, str]:
+        """Lower-case table name -> name as declared."""
+        query = exp.select("name").from_("sqlite_master").where("type IN ('table', 'view')")
+        return {n.lower(): n for n in self._fetch(query).column(0).to_pylist()}
+
+    def describe(self, table: str) -> Describe:
+        if table not in self._tables:
+            query = exp.select("name", "type").from_(
+                exp.Anonymous(this="pragma_table_info", expressions=[exp.Literal.string(table)]))
+            rows = self._fetch(query).to_pylist()
+            self._tables[table] = Describe({r["name"].lower(): (r["name"], r["type"] or "") for r in rows})
+        return self._tables[table]
+
+    def read(self, con: duckdb.DuckDBPyConnection, query: exp.Query, table: str, numbers: dict[str, str],
+             params: Sequence[Any] = ()) -> Source:
+        """Run a SELECT of plain columns of `table` (aliased `src`) and register its rows in con.
+
+        numbers: lower-case column -> 'integer' | 'real' for columns that must come back as numbers; a
+        column that comes back as text holds text too, and is read again value by value.
+        """
+        described = self.describe(table).columns
+        rows = self._fetch(query, params)
+        mixed = {name for name, field_ in zip(rows.column_names, rows.schema, strict=True)
+                 if _is_text(field_.type) and _needs_care(described.get(name.lower(), (name, ""))[1],
+                                                          numbers.get(name.lower()))}
+        if mixed:
+            rows = self._fetch(_safe_select(query, mixed, numbers), params)
+        return _register_arrow(con, rows, mixed)
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return bool(pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_binary(type_)
+                or pa.types.is_large_binary(type_))
+
+
+def _needs_care(declared: str, wanted: str | None) -> bool:
+    """Whether a column that came back as text may hide numbers the driver wrote lossily."""
+    return wanted is not None or affinity(declared) != "text"
+
+
+def _safe_select(query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> exp.Query:
+    """The same query with each mixed column read value by value (in every branch of a UNION)."""
+    safe = query.copy()
+    branches = [safe]
+    while any(isinstance(b, exp.SetOperation) for b in branches):
+        branches = [part for b in branches
+                    for part in ((b.left, b.right) if isinstance(b, exp.SetOperation) else (b,))]
+    for select in branches:
+        projections: list[exp.Expression] = []
+        for projection in select.expressions:
+            name = projection.alias_or_name
+            column = projection.this if isinstance(projection, exp.Alias) else projection
+            wanted = numbers.get(name.lower())
+            if name not in mixed:
+                projections.append(projection)
+            elif wanted is None:
+                projections += [exp.alias_(exp.Null(), name, quoted=True),
+                                exp.alias_(_exact_text(column), f"{name}__bytes", quoted=True)]
+            else:
+                projections += _safe(column, name, wanted)
+        select.set("expressions", projections)
+    return safe
+
+
+def _register_arrow(con: duckdb.DuckDBPyConnection, rows: pa.Table, mixed: set[str]) -> Source:
+    """Hand the rows to DuckDB: text as bytes decoded there, so that bytes that are not UTF-8 are caught."""
+    for i, field_ in enumerate(rows.schema):
+        if _is_text(field_.type):
+            rows = rows.set_column(i, field_.name, rows.column(i).cast(pa.binary()))
+    name = f"register_rows_{next(_names)}"
+    con.register(f"{name}_arrow", rows)
+    projections: list[str] = []
+    columns: dict[str, SourceColumn] = {}
+    types = dict(zip(rows.column_names, rows.schema.types, strict=True))
+    for column in rows.column_names:
+        if column.endswith("__bytes"):
+            continue
+        q = exp.to_identifier(column, quoted=True).sql("duckdb")
+        if column in mixed:  # read value by value: numbers in `column`, everything else as bytes
+            raw = exp.to_identifier(f"{column}__bytes", quoted=True).sql("duckdb")
+            text, hexed = f"try(decode({raw}))", f"CASE WHEN try(decode({raw})) IS NULL THEN hex({raw}) END"
+            if pa.types.is_null(types[column]):  # nothing wanted as a number: the text is the value
+                projections += [f"{text} AS {q}", f"{hexed} AS {_companion(column, 'hex')}"]
+                columns[column.lower()] = SourceColumn(column, "VARCHAR", hex=True)
+            else:
+                projections += [q, f"{text} AS {_companion(column, 'text')}",
+                                f"{hexed} AS {_companion(column, 'hex')}"]
+                columns[column.lower()] = SourceColumn(column, _duck_type(types[column]), text=True, hex=True)
+        elif _is_text(types[column]):
+            projections += [f"try(decode({q})) AS {q}",
+                            f"CASE WHEN try(decode({q})) IS NULL THEN hex({q}) END AS {_companion(column, 'hex')}"]
+            columns[column.lower()] = SourceColumn(column, "VARCHAR", hex=True)
+        else:
+            projections.append(q)
+            columns[column.lower()] = SourceColumn(column, _duck_type(types[column]))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(projections)} FROM {name}_arrow")
+    return Source(name, columns)
+
+
+def _companion(column: str, what: str) -> str:
+    return exp.to_identifier(f"{column}__{what}", quoted=True).sql("duckdb")
+
+
+def _duck_type(type_: pa.DataType) -> str:
+    """The DuckDB type of a column ADBC handed over as a number (text is handled apart)."""
+    if pa.types.is_integer(type_):
+        return "BIGINT"
+    if pa.types.is_floating(type_):
+        return "DOUBLE"
+    return "VARCHAR"  # all NULL
+
+
+def release(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Drop what a read registered (its Arrow rows and the view over them)."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute(f"DROP VIEW IF EXISTS {source.relation}")
+    with contextlib.suppress(duckdb.Error, KeyError):
+        con.unregister(f"{source.relation}_arrow")
+
+
+# --- DuckDB files and PostgreSQL, attached to the run's connection -----------------------------------------
+
+
+class AttachedReader:
+    """A staged DuckDB copy or a PostgreSQL register, attached read-only under an alias."""
+
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> None:
+        self.register = snapshot.register
+        self.con = con
+        self.alias = f"reg_{next(_names)}"
+        try:
+            load_extension(con, snapshot.engine.extension)
+            attach(con, snapshot.target, self.alias, snapshot.engine, read_only=True)
+        except duckdb.Error as err:
+            raise PosyncError(f"register {snapshot.register}: cannot open the database ({first_line(err)}).") \
+                from None
+        self._columns: dict[str, dict[str, tuple[str, str]]] | None = None
+        self._tables: dict[str, str] = {}
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            detach(self.con, self.alias)
+
+    def _load(self) -> dict[str, dict[str, tuple[str, str]]]:
+        if self._columns is None:
+            rows = self.con.execute(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
+                "AND schema_name = (SELECT coalesce(max(schema_name) FILTER (schema_name = 'public'), 'main') "
+                "FROM duckdb_schemas() WHERE database_name = ?)", [self.alias, self.alias]).fetchall()
+            self._columns = {}
+            for table, column, type_ in rows:
+                self._tables[table.lower()] = table
+                self._columns.setdefault(table.lower(), {})[column.lower()] = (column, type_)
+        return self._columns
+
+    def tables(self) -> dict[str, str]:
+        self._load()
+        return dict(self._tables)
+
+    def describe(self, table: str) -> Describe:
+        return Describe(self._load().get(table.lower(), {}))
+
+    def table(self, table: str) -> exp.Table:
+        return exp.Table(this=quoted(self._tables.get(table.lower(), table)), db=quoted(self.alias))
+
+    def read(self, con: duckdb.DuckDBPyConnection, query: exp.Query, table: str, numbers: dict[str, str],
+             params: Sequence[Any] = ()) -> Source:
+        """The query as a view: DuckDB reads (and pushes filters into PostgreSQL) when the view is used."""
+        described = self.describe(table).columns
+        name = f"register_rows_{next(_names)}"
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query.sql('duckdb')}", list(params))
+            types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                                     "WHERE table_name = ? AND database_name = 'temp'", [name]).fetchall())
+        except duckdb.Error as err:
+            raise PosyncError(f"register {self.register}: reading it failed ({first_line(err)}).") from None
+        columns = {c.lower(): SourceColumn(c, types.get(c) or described.get(c.lower(), (c, "VARCHAR"))[1])
+                   for c in types}
+        return Source(name, columns)
+
+
+Reader = SqliteReader | AttachedReader
+
+
+@dataclass
+class Register:
+    """An open snapshot of one register: its reader and mapping, for the length of one step."""
+
+    snapshot: Snapshot
+    mapping: Mapping
+    reader: Reader
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.snapshot.register
+
+    def table(self, source_table: str) -> exp.Table:
+        """The register table as the reader's SQL names it (aliased `src` by callers)."""
+        if isinstance(self.reader, AttachedReader):
+            return self.reader.table(source_table)
+        return exp.Table(this=quoted(source_table))
+
+    def read(self, con: duckdb.DuckDBPyConnection, query: exp.Query, table: str, numbers: dict[str, str],
+             params: Sequence[Any] = ()) -> Source:
+        source = self.reader.read(con, query, table, numbers, params)
+        self.sources.append(source)
+        return source
+
+    def release(self, con: duckdb.DuckDBPyConnection) -> None:
+        for source in self.sources:
+            release(con, source)
+        self.sources.clear()
+
+
+@contextlib.contextmanager
+def opened(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping) -> Iterator[Register]:
+    """Open a staged snapshot for reading; everything it registered in con is dropped at the end."""
+    checkpoint("attach")
+    reader: Reader = (SqliteReader(snapshot.register, snapshot.target) if snapshot.engine.name == "sqlite"
+                      else AttachedReader(con, snapshot))
+    register = Register(snapshot, mapping, reader)
+    try:
+        yield register
+    finally:
+        register.release(con)
+        reader.close()

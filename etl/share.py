@@ -1,0 +1,97 @@
+"""Touching a register's share: every filesystem call bounded in time, and only regular files accepted.
+
+A dead SMB/NFS share blocks open() and stat() for minutes, and a FIFO put where a database should
+be blocks open() forever. posync never waits on a share longer than POSYNC_SHARE_TIMEOUT seconds
+(default 30): past it, the register is unreachable for this run, a transient error that the next
+run (or `watch` cycle) retries (FAULTS 2, 51). A register's path is stored as given; a symlink is
+followed at each run, so repointing it takes effect at once (FAULTS 47).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from etl.errors import PosyncError, TransientError
+
+T = TypeVar("T")
+
+
+def timeout() -> float:
+    return float(os.environ.get("POSYNC_SHARE_TIMEOUT", "30"))
+
+
+def bounded(register: str, what: str, fn: Callable[..., T], *args: object) -> T:
+    """Run fn in a worker thread so a dead share can't hang us: TransientError after the timeout.
+
+    A daemon thread: one stuck in open() on a dead share (or a FIFO) must not keep the process
+    alive at exit, as a ThreadPoolExecutor's worker would.
+    """
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=work, name=f"posync-{register}", daemon=True)
+    worker.start()
+    worker.join(timeout())
+    if worker.is_alive():
+        raise TransientError(
+            f"register {register}: {what} took more than {timeout():g} s (share unreachable?); "
+            "it will be retried on the next run."
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def locate(register: str, path: str) -> Path:
+    """The regular file a register's path names right now (a symlink followed today, not at `remote add`).
+
+    PosyncError (exit 1) when it is missing, a folder, or not a regular file; TransientError when the
+    share does not answer in time.
+    """
+    try:
+        mode = bounded(register, "reaching the file", lambda: os.stat(path).st_mode)
+    except FileNotFoundError:
+        raise PosyncError(f"register {register}: file not found (path {path}); check `posync remote list`.") \
+            from None
+    except OSError as err:
+        raise TransientError(f"register {register}: cannot reach {path} ({err.strerror or err}); "
+                             "it will be retried on the next run.") from None
+    if stat.S_ISDIR(mode):
+        raise PosyncError(f"register {register}: {path} is a folder; `posync remote edit` it to the database file.")
+    if not stat.S_ISREG(mode):
+        raise PosyncError(f"register {register}: {path} is {_kind(mode)}, not a database file; "
+                          "`posync remote edit` it to the database file.")
+    return Path(bounded(register, "reaching the file", os.path.realpath, path))
+
+
+def regular_file(path: str, what: str = "path") -> bool | str:
+    """True for a regular file; else why not, in words (for `remote add` and `remote list`). Bounded."""
+    try:
+        mode = bounded(what, "reaching the file", lambda: os.stat(path).st_mode)
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as err:
+        return f"cannot be reached ({err.strerror or err})"
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    return True if stat.S_ISREG(mode) else f"is {_kind(mode)}"
