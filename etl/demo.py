@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shlex
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
 from etl.engines import ENGINES, attach, load_extension
+from etl.errors import ConfigError
 from etl.paths import sql_string
 from sample_data import SampleSpec, generate
 
@@ -97,11 +100,25 @@ def sync_steps(db: str, day: str) -> list[tuple[str, list[str]]]:
     ]
 
 
-def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[tuple[str, list[str]]]:
-    """The tour: (what to notice, posync arguments)."""
+Step = tuple[str, list[str] | Callable[[], str]]  # what to notice; posync's arguments, or a change at a register
+
+
+def at_register(path: Path, statement: str, said: str) -> Callable[[], str]:
+    """A change made at a register by its POS (not by posync), for the tour to show what posync then says."""
+    def change() -> str:
+        with contextlib.closing(sqlite3.connect(path)) as con:
+            con.execute(statement)
+            con.commit()
+        return said
+
+    return change
+
+
+def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[Step]:
+    """The tour: (what to notice, posync arguments or a change at a register)."""
     db = str(folder / "posync.duckdb")
     day1, day2 = DEMO_START.isoformat(), (DEMO_START + dt.timedelta(days=1)).isoformat()
-    steps: list[tuple[str, list[str]]] = []
+    steps: list[Step] = []
     for name, (path, mapping) in registers.items():
         steps.append((f"register {name}", ["--db", db, "remote", "add", name, str(path), "--mapping", mapping]))
     report = str(folder / f"validation-{day1}.html")
@@ -119,6 +136,14 @@ def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[tuple[s
         ("rerun: nothing changes (already imported, identical)", ["--db", db, "import", "--date", day1]),
         (f"the next day, {day2}", ["--db", db, "import", "--date", day2]),
         ("who owns which voucher code now", ["--db", db, "remote", "list"]),
+        ("a sale voided at caja3 after its import…",
+         at_register(registers["caja3"][0], "UPDATE vouchers SET status = 'void' WHERE voucher_code = 'FV3' "
+                     "AND number = (SELECT min(number) FROM vouchers WHERE voucher_code = 'FV3' AND date = "
+                     f"'{day1}' AND status = 'issued')", "the cashier voids caja3's first FV3 sale of the day")),
+        ("…is named by the next import, which keeps main's version until told", ["--db", db, "import", "--date", day1,
+                                                                                  "--remote", "caja3"]),
+        ("apply it: --overwrite updates the voucher in main", ["--db", db, "import", "--date", day1, "--remote",
+                                                               "caja3", "--overwrite"]),
         *catalog_steps(db, folder),
         *sync_steps(db, day2),
         ("what happened, newest first", ["--db", db, "log", "--limit", "12"]),
@@ -126,18 +151,39 @@ def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[tuple[s
     return steps
 
 
+MARKER = ".posync-demo"  # a folder the demo made itself, and may wipe to start again
+
+
+def prepare(folder: Path) -> None:
+    """An empty folder for the demo: a new one, an empty one, or one the demo made before (wiped).
+
+    Anything else is refused with nothing touched: `demo --dir .` must never delete a user's files.
+    """
+    if folder.is_file():
+        raise ConfigError(f"{folder} is a file; give the demo a folder of its own (e.g. --dir demo).")
+    if folder.is_dir() and any(folder.iterdir()):
+        if not (folder / MARKER).is_file():
+            raise ConfigError(f"{folder} is not empty and was not made by `posync demo`; nothing was touched. "
+                              "Give the demo a new or empty folder, e.g. --dir demo.")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("made by posync demo: `posync demo` may wipe this folder to start again\n")
+
+
 def run(folder: Path, invoke: Callable[[list[str]], int], echo: Callable[[str], None]) -> None:
     """Build the demo under folder and run the tour through `invoke` (the CLI itself)."""
-    if folder.exists():
-        shutil.rmtree(folder)
+    prepare(folder)
     echo(f"posync demo in {folder}\n")
     registers = build_registers(folder / "registers")
     build_catalogs(folder / "catalogs", registers["caja1"][0])
     echo("sample registers: " + ", ".join(f"{n} ({p.name}, {m})" for n, (p, m) in registers.items()) + "\n")
-    for note, args in script(folder, registers):
+    for note, step in script(folder, registers):
         echo(f"# {note}")
-        echo("$ posync " + " ".join(shlex.quote(a) for a in args))
-        code = invoke(args)
+        if callable(step):
+            echo(f"(at the register: {step()})\n")
+            continue
+        echo("$ posync " + " ".join(shlex.quote(a) for a in step))
+        code = invoke(step)
         echo(f"(exit {code})\n" if code else "")
     echo("Look next at:")
     echo(f"  - the validation report: {folder}/validation-{DEMO_START}.html")

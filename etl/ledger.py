@@ -9,6 +9,13 @@ from dataclasses import dataclass
 
 import duckdb
 
+from etl.errors import ConfigError
+
+# Every action posync writes to sync_log (what `posync log --action` accepts).
+ACTIONS = ("import", "validate", "sync", "loyalty sync", "rules sync", "push", "restore", "catalog load",
+           "remote add", "remote edit", "remote remove", "remote rename", "numbering set", "changes accept",
+           "codes assign", "codes release", "import undo", "upgrade")
+
 
 @dataclass(frozen=True)
 class Counts:
@@ -32,6 +39,7 @@ def log(
     run_id: str | None = None,
 ) -> None:
     """Append one sync_log row (status: ok, warning, rejected, error, skipped)."""
+    assert action in ACTIONS, f"unknown log action {action!r}: add it to ledger.ACTIONS"
     con.execute(
         "INSERT INTO sync_log VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [str(uuid.uuid4()), run_id, register, action, mode, process_date, counts.read, counts.inserted,
@@ -67,7 +75,17 @@ def new_run_id() -> str:
 
 def entries(con: duckdb.DuckDBPyConnection, register: str | None = None, action: str | None = None,
             since: dt.date | None = None, limit: int = 50) -> list[dict[str, object]]:
-    """The newest sync_log rows first, filtered ("Examinar log")."""
+    """The newest sync_log rows first, filtered ("Examinar log").
+
+    A register that never existed in this store is a usage error (a typo must not read as an empty log);
+    a register removed since is fine: its history stays.
+    """
+    if register is not None and not con.execute(
+            "SELECT 1 FROM remotes WHERE name = ? UNION ALL SELECT 1 FROM sync_log WHERE register = ? LIMIT 1",
+            [register, register]).fetchone():
+        known = [r[0] for r in con.execute("SELECT name FROM remotes ORDER BY name").fetchall()]
+        raise ConfigError(f"no register named {register} has ever been in this store"
+                          + (f"; registers: {', '.join(known)}." if known else "."))
     rows = con.execute(
         """SELECT logged_at, register, action, mode, process_date, read, inserted, updated, skipped, rejected,
                   status, message

@@ -26,6 +26,7 @@ from etl import ledger
 from etl.extract import bad_text
 from etl.ledger import Counts
 from etl.store import Store
+from validators.findings import plural
 
 ACTION = "loyalty sync"
 SAMPLES = 3
@@ -130,7 +131,7 @@ def _details(con: duckdb.DuckDBPyConnection, register: str) -> tuple[str, ...]:
                            "WHERE register = ? AND action = 'conflict' ORDER BY movement_id LIMIT ?",
                       [register, SAMPLES])
     if conflicts:
-        out.append(f"{conflicts[0]['n']} conflict(s): edited at the register after import, main kept")
+        out.append(f"{plural(int(conflicts[0]['n']), 'conflict')}: edited at the register after import, main kept")
     for r in conflicts:
         was = _describe(r["main_points"], r["main_customer_id"], r["main_date"], r["main_voucher_code"],
                         r["main_number"])
@@ -141,7 +142,7 @@ def _details(con: duckdb.DuckDBPyConnection, register: str) -> tuple[str, ...]:
                         "FROM stage.loyalty_plan WHERE register = ? AND action = 'rejected' "
                         "GROUP BY problem ORDER BY problem", [register]):
         ids = ", ".join(r["ids"][:SAMPLES]) + (" …" if r["n"] > SAMPLES else "")
-        out.append(f"rejected {r['n']} movement(s): {r['problem']} (e.g. {ids})")
+        out.append(f"rejected {plural(int(r['n']), 'movement')}: {r['problem']} (e.g. {ids})")
     held = _rows(con, "SELECT count(*) AS n, list(DISTINCT voucher_code || ' ' || number) AS v "
                       "FROM stage.loyalty_plan WHERE register = ? AND action = 'held_back'", [register])[0]
     if held["n"]:

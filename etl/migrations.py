@@ -1,12 +1,15 @@
 """Upgrades of a main store written by an older posync: each step changes what is there, losing nothing.
 
-Version 3 — money keeps its digits, voucher codes are compared trimmed and case-insensitively:
+Version 3 — money keeps its digits, voucher codes are compared trimmed and case-insensitively, and main
+records changes at the source and which catalogs it has ever loaded:
 - every amount column becomes DECIMAL(18,4) (a unit price of 0.001 is real; FAULTS 17). Widening
   keeps every value exactly; the content hash of each voucher, computed over its typed values, is
   recomputed so that an unchanged voucher still reads as unchanged at its next import;
 - voucher codes are stored trimmed and in upper case (FAULTS 48). A code whose new spelling would
   make two rows of one key (the fault this fixes may have left main holding FV1 1001 as 'FV1 ' and
-  'FV1') is left as it is and named in a log row, so the operator can see and resolve it.
+  'FV1') is left as it is and named in a log row, so the operator can see and resolve it;
+- new tables `source_changes` and `catalog_loads`; a catalog that already has rows was loaded by an
+  older posync, and is recorded as loaded.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import duckdb
 
 from etl import ledger
 from etl.merge import voucher_hashes
-from etl.schema import TABLES
-from etl.store import quote
+from etl.schema import CATALOG_TABLES, TABLES
+from etl.store import VERSION_3_TABLES, quote
 
 MAIN_CODE_COLUMNS = (("vouchers", "voucher_code"), ("voucher_lines", "voucher_code"), ("payments", "voucher_code"),
                      ("voucher_types", "code"), ("loyalty_movements", "voucher_code"), ("numbering", "voucher_code"))
@@ -76,8 +79,17 @@ def _normalise_codes(con: duckdb.DuckDBPyConnection) -> list[str]:
     return kept
 
 
-def money_and_codes(con: duckdb.DuckDBPyConnection, postgres: bool) -> None:
+def _new_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in VERSION_3_TABLES:
+        con.execute(statement)
+    for table in CATALOG_TABLES:
+        con.execute(f"INSERT INTO catalog_loads SELECT ?, now()::TIMESTAMP, 'loaded by an older posync', count(*) "
+                    f"FROM {quote(table)} HAVING count(*) > 0", [table])
+
+
+def version_3(con: duckdb.DuckDBPyConnection, postgres: bool) -> None:
     """Version 3 (see the module doc); a log row says what was done, and what was left for a person."""
+    _new_tables(con)
     _widen(con, postgres)
     kept = _normalise_codes(con)
     _rehash(con)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import duckdb
 
-from etl import crash, extract, ledger, merge, postgres, registers, staging
+from etl import changes, crash, extract, ledger, merge, postgres, registers, staging
+from etl.changes import Changes
 from etl.errors import ConfigError, PosyncError
 from etl.faults import checkpoint
 from etl.ledger import Counts
@@ -47,6 +48,7 @@ class ImportResult:
     report: Report
     counts: dict[str, Counts]
     exit_code: int
+    changes: dict[str, Changes] = field(default_factory=dict)  # differences at source left unapplied, by register
 
 
 @dataclass
@@ -68,7 +70,7 @@ def import_day(store: Store, request: ImportRequest) -> ImportResult:
     run_id = ledger.new_run_id()
     root = store.data_dir / "staging"
     staging.cleanup(root)  # leftovers of a killed run: we hold the lock, nobody else uses them
-    say = request.progress or (lambda _r, _m: None)
+    say = _announcer(store, request)
     remotes = all_remotes(store, request.remotes)
     if not remotes:
         raise ConfigError("no registers to import from; add one with `posync remote add NAME PATH`.")
@@ -85,6 +87,7 @@ def import_day(store: Store, request: ImportRequest) -> ImportResult:
     decision = decide(findings, ready, request.all_or_nothing)
     merge.record_decision(store.con, decision)
     merge.build_plan(store.con)
+    changes.stage(store.con, request.process_date)
     plans = merge.plans(store.con, request.process_date)
     # orphan lines/payments are held back by a key no staged voucher has: the register is still partial
     with_rows_held = frozenset(key[0] for key in decision.rejected_keys)
@@ -92,17 +95,37 @@ def import_day(store: Store, request: ImportRequest) -> ImportResult:
                  for s in staged]
     report = Report(request.process_date, dt.datetime.now(), tuple(summaries), tuple(findings),
                     request.all_or_nothing)
+    left = {s.remote.name: changes.pending(store.con, s.remote.name, request.process_date, request.overwrite)
+            for s in staged if s.status == "staged" and s.remote.name not in decision.rejected_registers}
+    for s in staged:  # an identical snapshot found nothing new: what was left before is still left
+        if s.status == "identical":
+            left.update({c.register: c for c in changes.summaries(store.con, s.remote.name, request.process_date)})
+    left = {name: c for name, c in left.items() if c.total}
     counts: dict[str, Counts] = {}
     if not request.validate_only:
         for s in staged:
-            counts[s.remote.name] = _merge_one(store, s, request, report, run_id, say)
+            counts[s.remote.name] = _merge_one(store, s, request, report, run_id, say, left.get(s.remote.name))
         # a merge that failed and rolled back (disk full…) is an error of that register, shown and exit 1
         report = replace(report, registers=tuple(
             RegisterSummary(r.name, "error", error=s.error) if s.status == "error" else r
             for r, s in zip(report.registers, staged, strict=True)))
     else:
         _log_validation(store, staged, report, request, run_id)
-    return ImportResult(report, counts, _exit_code(staged, report))
+    left = {name: c for name, c in left.items()
+            if next(r for r in report.registers if r.name == name).status != "error"}
+    return ImportResult(report, counts, _exit_code(staged, report), left)
+
+
+def _announcer(store: Store, request: ImportRequest) -> Progress:
+    """Progress per register: to the caller's callback, and written down where `status` sees it."""
+    what = "validate" if request.validate_only else f"import ({request.mode})"
+
+    def say(register: str, message: str) -> None:
+        store.stage(f"{what} {request.process_date}: {register} {message}")
+        if request.progress is not None:
+            request.progress(register, message)
+
+    return say
 
 
 def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: Progress) -> _Staged:  # type: ignore[no-untyped-def]
@@ -176,7 +199,7 @@ def _register_summary(report: Report, name: str) -> RegisterSummary:
 
 
 def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report, run_id: str,
-               say: Progress) -> Counts:
+               say: Progress, left: Changes | None = None) -> Counts:
     """One main transaction: the register's data, its import_batches row and its sync_log row."""
     name = s.remote.name
     summary = _register_summary(report, name)
@@ -197,16 +220,18 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
                        mode=request.mode, process_date=request.process_date, counts=counts, run_id=run_id)
         say(name, "rejected")
         return counts
+    say(name, "merging")
     checkpoint("merge")
     try:
         with store.transaction() as con:
             inserted, updated = merge.merge_register(con, name, request.overwrite)
+            changes.record(con, name, request.process_date, request.overwrite)
             skipped = plan.unchanged + (0 if request.overwrite else plan.changed_at_source)
             counts = Counts(summary.vouchers, inserted, updated, skipped, plan.held_back)
             status = "partial" if summary.status == "partial" else "ok"  # a rerun must hold it back again
             checkpoint("log")
             ledger.record_batch(con, bid, name, request.process_date, request.mode, s.sha, counts, status)
-            ledger.log(con, "import", status, _merge_text(plan, request.overwrite, s.unmapped), register=name,
+            ledger.log(con, "import", status, _merge_text(plan, request.overwrite, s.unmapped, left), register=name,
                        mode=request.mode, process_date=request.process_date, counts=counts, run_id=run_id)
             checkpoint("commit")
     except PosyncError:
@@ -240,13 +265,12 @@ def _rejection_text(report: Report, register: str) -> str:
     return "; ".join(reasons[:3]) or "rejected by --all-or-nothing"
 
 
-def _merge_text(plan: Plan, overwrite: bool, unmapped: dict[str, tuple[str, ...]]) -> str:
+def _merge_text(plan: Plan, overwrite: bool, unmapped: dict[str, tuple[str, ...]], left: Changes | None) -> str:
     parts = [f"new {plan.new}", f"unchanged {plan.unchanged}"]
-    if plan.changed_at_source:
-        verb = "updated" if overwrite else "changed at source, kept (use --overwrite)"
-        parts.append(f"{plan.changed_at_source} {verb}")
-    if plan.missing_at_register:
-        parts.append(f"{plan.missing_at_register} in main but no longer at the register (kept)")
+    if plan.changed_at_source and overwrite:
+        parts.append(f"{plan.changed_at_source} updated")
+    if left is not None:
+        parts.append(left.sentence())
     if plan.held_back:
         parts.append(f"{plan.held_back} held back")
     if unmapped:
@@ -262,7 +286,7 @@ def _log_validation(store: Store, staged: list[_Staged], report: Report, request
             if s.status == "error":
                 continue
             p = summary.plan
-            ledger.log(con, "validate", summary.status, _merge_text(p, request.overwrite, s.unmapped),
+            ledger.log(con, "validate", summary.status, _merge_text(p, request.overwrite, s.unmapped, None),
                        register=s.remote.name, process_date=request.process_date, run_id=run_id,
                        counts=Counts(read=summary.vouchers, rejected=p.held_back))
 

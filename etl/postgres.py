@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import os
 import secrets
 import socket
@@ -266,6 +267,24 @@ class RunLock:
             )
         checkpoint("lock_proved")  # proved, not yet committed: the window the commit barrier closes
 
+    info: dict[str, Any] = {}
+
+    def stage(self, text: str) -> None:
+        """What the run is doing now, where `status` sees it: the lock session's last statement.
+
+        pg_stat_activity shows each session's last statement to sessions of the same role, so the
+        session publishes who it is and what it is doing as a literal in a SELECT (run_in_progress).
+        """
+        self.info = {**self.info, "stage": text[:200]}
+        self.publish()
+
+    def publish(self) -> None:
+        from psycopg import sql
+
+        statement = sql.SQL("SELECT {}").format(sql.Literal(RUN_TAG + json.dumps(self.info, ensure_ascii=False)))
+        with contextlib.suppress(_psycopg().Error):
+            self._session.execute(statement)
+
     def close(self) -> None:
         """Unlock, then close. The explicit unlock is a round trip: when it returns the lock is free.
 
@@ -277,7 +296,10 @@ class RunLock:
         self._session.close()
 
 
-def take_run_lock(uri: str) -> RunLock:
+RUN_TAG = "posync run "
+
+
+def take_run_lock(uri: str, command: str = "posync") -> RunLock:
     """Hold the main store's advisory lock on a dedicated session; StoreLocked (exit 4) when another run has it.
 
     pg_try_advisory_lock never waits: a second run learns at once who holds the store. Once it
@@ -294,7 +316,11 @@ def take_run_lock(uri: str) -> RunLock:
             run_key = secrets.randbits(63)
             session.execute("SELECT pg_advisory_lock(%s)", [run_key])
             _pass_barrier(session, uri)
-            return RunLock(session, key, run_key, uri)
+            lock = RunLock(session, key, run_key, uri)
+            lock.info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+                         "started": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "stage": "starting"}
+            lock.publish()
+            return lock
         holder = _lock_holder(session, key)
     except BaseException:
         session.close()
@@ -320,6 +346,32 @@ def _pass_barrier(session: psycopg.Connection[Any], uri: str) -> None:
         ) from None
     session.execute("SELECT pg_advisory_unlock(%s)", [barrier])
     session.execute("RESET lock_timeout")
+
+
+def run_in_progress(uri: str) -> dict[str, Any] | None:
+    """The run holding a PostgreSQL main store's lock right now, as it published itself (None when none)."""
+    key = lock_key()
+    high, low = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+    session = connect(uri, "main store")
+    try:
+        row = session.execute(
+            """SELECT a.query, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::bigint::oid
+                 AND l.objid = %s::bigint::oid AND l.objsubid = 1
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1""",
+            [high, low]).fetchone()
+    finally:
+        session.close()
+    if row is None:
+        return None
+    text, since = row
+    start = (text or "").find(RUN_TAG)
+    if start >= 0:
+        with contextlib.suppress(ValueError):
+            info: dict[str, Any] = json.loads(text[start + len(RUN_TAG):].rstrip("' ;").replace("''", "'"))
+            return info
+    started = since.astimezone().strftime("%Y-%m-%d %H:%M:%S") if isinstance(since, dt.datetime) else None
+    return {"pid": None, "host": None, "command": None, "started": started, "stage": None}
 
 
 def _lock_holder(session: psycopg.Connection[Any], key: int) -> str:

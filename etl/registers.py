@@ -345,6 +345,20 @@ class AttachedReader:
 Reader = SqliteReader | AttachedReader
 
 
+def same_file(a: str, b: str) -> bool:
+    """Whether two register paths name the same database file today (symlinks followed, bounded in time)."""
+    import os
+
+    from etl import share
+
+    if "://" in a or "://" in b:
+        return False
+    try:
+        return bool(share.bounded("path", "comparing files", os.path.samefile, a, b))
+    except (OSError, PosyncError):
+        return False
+
+
 @dataclass
 class Register:
     """An open snapshot of one register: its reader and mapping, for the length of one step."""

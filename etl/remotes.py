@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl import ledger, postgres, share
+from etl import fit, ledger, postgres, share
 from etl.engines import ENGINES, is_postgres_uri, sniff
 from etl.errors import ConfigError, PosyncError, TransientError
 from etl.mapping import load_mapping
@@ -112,16 +112,19 @@ def all_remotes(store: Store, names: tuple[str, ...] = ()) -> list[Remote]:
 def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_check: bool = False) -> Remote:
     """Register a remote after checking its name, path, engine and mapping."""
     check_name(name)
-    load_mapping(mapping)
+    described = load_mapping(mapping)
     if no_check and not is_postgres_uri(path):
         stored, engine = os.path.abspath(os.path.expanduser(path)), _guess_engine(path)
     else:
         stored, engine = resolve_path(path)
         if engine == "postgres" and not no_check:
             _check_postgres(stored)
+    if store.con.execute("SELECT 1 FROM remotes WHERE name = ?", [name]).fetchone():
+        raise ConfigError(f"a register named {name} already exists; use `posync remote edit {name}`.")
+    fit.refuse_twice(store, name, stored)
+    if not no_check:
+        fit.check(store, name, stored, described)
     with store.transaction() as con:
-        if con.execute("SELECT 1 FROM remotes WHERE name = ?", [name]).fetchone():
-            raise ConfigError(f"a register named {name} already exists; use `posync remote edit {name}`.")
         con.execute(
             "INSERT INTO remotes VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, now()::TIMESTAMP)",
             [name, stored, ip, mapping, engine],
@@ -133,8 +136,7 @@ def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_che
 def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str | None,
          no_check: bool = False) -> Remote:
     current = get(store, name)
-    if mapping:
-        load_mapping(mapping)
+    described = load_mapping(mapping or current.mapping)
     stored, engine = current.path, current.engine
     if path and is_postgres_uri(path):  # a URI is stored as given (never resolved as a file path)
         stored, engine = resolve_path(path)
@@ -144,6 +146,10 @@ def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str
         stored, engine = ((os.path.abspath(os.path.expanduser(path)), _guess_engine(path)) if no_check
                           else resolve_path(path))
     updated = Remote(name, stored, ip if ip is not None else current.ip, mapping or current.mapping, engine)
+    if path:
+        fit.refuse_twice(store, name, stored)
+    if (path or mapping) and not no_check:
+        fit.check(store, name, stored, described)
     with store.transaction() as con:
         con.execute(
             "UPDATE remotes SET path = ?, ip = ?, mapping = ?, engine = ?, updated_at = now()::TIMESTAMP "
@@ -181,24 +187,31 @@ def reachable(remote: Remote) -> bool:
 
 
 def listing(store: Store) -> list[dict[str, Any]]:
-    """Every remote with reachability, last import and the voucher codes it owns."""
+    """Every remote with reachability, its last sales and the voucher codes it owns.
+
+    "Last import" means the last import that brought vouchers, and "last sales" the newest date main
+    holds of that register: an import of an empty day moves neither, so a register that stopped
+    sending sales never looks current.
+    """
     rows = store.con.execute(
         """
         SELECT r.name, r.path, r.ip, r.mapping, r.engine,
                (SELECT max(b.imported_at) FROM import_batches b WHERE b.register = r.name
-                  AND b.status IN ('ok', 'partial', 'identical')) AS last_import,
+                  AND b.status IN ('ok', 'partial') AND b.inserted + b.updated + b.skipped > 0) AS last_import,
+               (SELECT s.last_sales FROM register_sales s WHERE s.register = r.name) AS last_sales,
                (SELECT list(o.voucher_code ORDER BY o.voucher_code) FROM voucher_code_owners o
                   WHERE o.register = r.name) AS codes
         FROM remotes r ORDER BY r.name
         """
     ).fetchall()
     out = []
-    for name, path, ip, mapping, engine, last, codes in rows:
+    for name, path, ip, mapping, engine, last, sales, codes in rows:
         remote = Remote(name, path, ip, mapping, engine)
         out.append({
             "name": name, "path": path, "ip": ip, "mapping": mapping, "engine": engine,
             "reachable": reachable(remote),
             "last_import": last.isoformat(sep=" ", timespec="seconds") if last else None,
+            "last_sales": sales.isoformat() if sales else None,
             "codes": list(codes or []),
         })
     return out

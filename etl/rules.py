@@ -31,6 +31,7 @@ from etl import ledger
 from etl.extract import bad_text
 from etl.ledger import Counts
 from etl.store import Store
+from validators.findings import plural
 
 ACTION = "rules sync"
 SKEW = dt.timedelta(hours=2)  # an updated_at further ahead than this is from a skewed clock
@@ -72,7 +73,7 @@ class RuleOutcome:
         c = self.counts
         parts = [f"new {c.inserted}", f"updated {c.updated}", f"unchanged or older {c.skipped}"]
         if self.conflicts:
-            parts.append(f"{self.conflicts} conflict(s), not applied")
+            parts.append(f"{plural(self.conflicts, 'conflict')}, not applied")
         if self.bad_rows:
             parts.append(f"{self.bad_rows} rejected")
         if self.suspect:
@@ -205,8 +206,9 @@ def apply(store: Store, registers: tuple[str, ...], run_id: str,
     return outcomes
 
 
-def listing(store: Store) -> list[dict[str, Any]]:
-    """Every rule in main, by rule_id."""
+def listing(store: Store, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Every rule in main, by rule_id; `suspect` when its updated_at is in the future (a register's clock ahead)."""
     cols = ", ".join(_COLUMNS)
-    sql = f"SELECT {cols}, source_register, imported_at FROM commercial_rules ORDER BY rule_id"
-    return _rows(store.con, sql, [])
+    sql = (f"SELECT {cols}, source_register, imported_at, updated_at > ?::TIMESTAMP AS suspect "
+           "FROM commercial_rules ORDER BY rule_id")
+    return _rows(store.con, sql, [(now or dt.datetime.now()) + SKEW])

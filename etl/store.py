@@ -8,19 +8,17 @@ store is; temp tables (the staging area of an import) stay in DuckDB's own `temp
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import fcntl
 import os
-import time
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Any, Protocol
 
 import duckdb
 from sqlglot import exp
 
-from etl import paths, pgkeys, postgres
+from etl import crash, paths, pgkeys, postgres, runlock, snapshot
 from etl.engines import ENGINES, attach, is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
 from etl.schema import TABLES, Table
@@ -100,7 +98,19 @@ def main_schema() -> list[str]:
              "message VARCHAR"],
         ),
         _ddl("push_state", ["register VARCHAR", "table_name VARCHAR", "key VARCHAR", "row_hash VARCHAR"]),
+        *VERSION_3_TABLES,
     ]
+
+
+# Added by schema version 3 (etl/migrations.py creates them in older stores).
+VERSION_3_TABLES = [
+    _ddl("source_changes",  # vouchers changed, voided or gone at a register after their import (etl/changes.py)
+         ["register VARCHAR", "process_date DATE", "voucher_code VARCHAR", "number BIGINT", "kind VARCHAR",
+          "main_hash VARCHAR", "source_hash VARCHAR", "seen_at TIMESTAMP", "status VARCHAR", "reason VARCHAR",
+          "accepted_at TIMESTAMP"]),
+    _ddl("catalog_loads",  # which catalogs main has ever loaded: one never loaded is never pushed
+         ["table_name VARCHAR", "loaded_at TIMESTAMP", "file VARCHAR", "rows BIGINT"]),
+]
 
 
 MIGRATIONS: dict[int, list[str]] = {1: []}  # version -> statements run after main_schema(); later issues add
@@ -115,18 +125,20 @@ def _pg_constraints(con: duckdb.DuckDBPyConnection, target: str) -> None:
 PG_MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection, str], None]] = {2: _pg_constraints}
 
 
-def _money_and_codes(con: duckdb.DuckDBPyConnection, postgres: bool) -> None:
+def _version_3(con: duckdb.DuckDBPyConnection, postgres: bool) -> None:
     from etl import migrations  # it reads the merge's hash SQL, which needs this module
 
-    migrations.money_and_codes(con, postgres)
+    migrations.version_3(con, postgres)
 
 
 # version -> a step that upgrades the data of a store made by an older version (a new store has it already).
-UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection, bool], None]] = {3: _money_and_codes}
+UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection, bool], None]] = {3: _version_3}
 
 
 class RunLock(Protocol):
-    """What holds a run lock: the flock'ed file of a DuckDB store, the advisory-lock session of PostgreSQL."""
+    """What holds a run lock: the locked file of a DuckDB store, the advisory-lock session of PostgreSQL."""
+
+    def stage(self, text: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -138,10 +150,12 @@ class Store:
     con: duckdb.DuckDBPyConnection
     target: str
     data_dir: Path
-    _lock: RunLock | None = field(default=None, repr=False)
+    _lock: RunLock | runlock.ReadLock | None = field(default=None, repr=False)
     # Run last inside every transaction, before COMMIT: a PostgreSQL main proves there that this run
     # still holds its run lock (postgres.RunLock.prove), or raises and the transaction rolls back.
     _prove: Callable[[duckdb.DuckDBPyConnection], None] | None = field(default=None, repr=False)
+    run: dict[str, Any] | None = None  # a listing opened during a run: that run (pid, command, start, stage)
+    as_of: str | None = None  # and when the snapshot it reads was taken (None: main itself)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -161,47 +175,31 @@ class Store:
     def is_postgres(self) -> bool:
         return is_postgres_uri(self.target)
 
+    @property
+    def writing(self) -> bool:
+        return isinstance(self._lock, runlock.RunLock | postgres.RunLock)
+
+    def stage(self, text: str) -> None:
+        """Say what this run is doing now, for `status` and for a second run told to wait (a run only)."""
+        if self.writing:
+            self._lock.stage(text)  # type: ignore[union-attr]
+
     def close(self) -> None:
+        if isinstance(self._lock, runlock.RunLock):  # leave main's listings for those who read during the next run
+            try:
+                snapshot.write(self.con, self.data_dir)
+            except (duckdb.Error, OSError):
+                crash.write(self.data_dir, "snapshot")  # listings during a run show an older snapshot; no harm
         with contextlib.suppress(duckdb.Error):
             self.con.close()
         if self._lock is not None:
-            self._lock.close()  # closing the file releases the flock; closing the session, the advisory lock
+            self._lock.close()  # closing the file releases its lock; closing the session, the advisory lock
             self._lock = None
 
 
 def resolve_target(db: str | None) -> str:
     """--db, else $POSYNC_DB, else ./posync.duckdb."""
     return db or os.environ.get("POSYNC_DB") or "posync.duckdb"
-
-
-def _holder(handle: IO[str]) -> str:
-    """Who holds the lock, as it wrote itself down; it may be a moment away from writing it."""
-    for _ in range(10):
-        handle.seek(0)
-        if text := handle.read().strip():
-            return text
-        time.sleep(0.02)
-    return "pid unknown"
-
-
-def _take_lock(lock_path: Path, target: str) -> IO[str]:
-    """An exclusive, non-blocking OS lock beside the store; the OS drops it if we die."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock_path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _holder(handle)
-        handle.close()
-        raise StoreLocked(
-            f"another posync run ({holder}) holds the main store {target}; "
-            "wait for it to finish, or stop it, then run again."
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}, since {dt.datetime.now():%Y-%m-%d %H:%M:%S}")
-    handle.flush()
-    return handle
 
 
 def open_store(db: str | None = None, *, create: bool = True, read_only: bool = False) -> Store:
@@ -221,10 +219,11 @@ def open_store(db: str | None = None, *, create: bool = True, read_only: bool = 
     if (read_only or not create) and not path.exists():
         raise ConfigError(f"no main store at {path}; create it with `posync remote add NAME PATH`, "
                           "or give the right one with --db or POSYNC_DB.")
+    lock_path = path.with_name(path.name + ".lock")
     if read_only:
-        return Store(_connect(str(path), None, read_only=True), target, data)
+        return _reader(path, lock_path, target, data)
     paths.usable(data, target)
-    lock = _take_lock(path.with_name(path.name + ".lock"), target)
+    lock = runlock.take(lock_path, target, " ".join(["posync", *sys.argv[1:]]))
     try:
         con = _connect(str(path), data)
     except BaseException:
@@ -233,12 +232,41 @@ def open_store(db: str | None = None, *, create: bool = True, read_only: bool = 
     return _migrated(Store(con, target, data, lock))
 
 
+def _reader(path: Path, lock_path: Path, target: str, data: Path) -> Store:
+    """A listing's view of a DuckDB store: main itself, or — while a run holds it — the last run's snapshot."""
+    got = runlock.read(lock_path)
+    if isinstance(got, runlock.ReadLock):
+        try:
+            con = _connect(str(path), None, read_only=True)
+        except BaseException:
+            got.close()
+            raise
+        snapshot.create_views(con)
+        return Store(con, target, data, got)
+    con = _duckdb(None)
+    frozen = snapshot.path(data)
+    if frozen.exists():
+        attach(con, str(frozen), MAIN, ENGINES["duckdb"], read_only=True)
+        con.execute(f"USE {MAIN}")
+        return Store(con, target, data, run=got, as_of=snapshot.taken_at(con))
+    con.execute(f"ATTACH ':memory:' AS {MAIN}")  # no run has finished yet: an empty main, same tables
+    con.execute(f"USE {MAIN}")
+    for statement in main_schema():
+        con.execute(statement)
+    snapshot.create_views(con)
+    return Store(con, target, data, run=got, as_of=None)
+
+
 def _migrated(store: Store) -> Store:
     """Create or migrate the schema; on any failure close the store (and drop its lock)."""
     try:
         migrate(store)
+        snapshot.create_views(store.con)
     except BaseException:
+        store._lock, lock = None, store._lock  # no snapshot of a store that failed to open
         store.close()
+        if lock is not None:
+            lock.close()
         raise
     return store
 
@@ -257,16 +285,17 @@ def _open_postgres(target: str, data: Path, read_only: bool = False) -> Store:
             con.close()
             raise ConfigError(f"no main store in {postgres.redact(target)}; create it with "
                               "`posync --db URI remote add NAME PATH`.")
-        return Store(con, target, data)
+        snapshot.create_views(con)
+        return Store(con, target, data, run=postgres.run_in_progress(target))
     paths.usable(data, target)
-    lock = postgres.take_run_lock(target)
+    lock = postgres.take_run_lock(target, " ".join(["posync", *sys.argv[1:]]))
     try:
         con = _duckdb(data)
         _attach_postgres(con, target)
     except BaseException:
         lock.close()
         raise
-    return _migrated(Store(con, target, data, lock, lambda tx: lock.prove(tx, MAIN)))
+    return _migrated(Store(con, target, data, lock, lambda tx: lock.prove(tx, MAIN)))  # views after migration
 
 
 def _attach_postgres(con: duckdb.DuckDBPyConnection, target: str, read_only: bool = False) -> None:

@@ -61,6 +61,7 @@ class StepResult:
     outcomes: tuple[Outcome, ...] = ()
     exit_code: int = 0
     error: str | None = None  # the whole step failed (not one register)
+    note: str | None = None  # something the step skipped on purpose (a catalog main never loaded)
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,20 @@ class SyncRequest:
 
 @dataclass(frozen=True)
 class RegisterLine:
-    """One row of the cycle summary."""
+    """One row of the cycle summary: one thing counted per column."""
 
     register: str
-    imported: int
-    skipped: int
-    rejected: int
-    pushed: int
+    imported: int  # vouchers inserted or updated (today and the earlier days completed)
+    skipped: int  # vouchers main already had
+    held_back: int  # vouchers held back by the checks
+    loyalty: int  # loyalty movements imported
+    rules: int  # commercial rules added or updated
+    pushed: int  # catalog rows inserted, updated or deleted at the register
     status: str
     notes: tuple[str, ...]
+
+
+COUNTED = ("imported", "skipped", "held_back", "loyalty", "rules", "pushed")
 
 
 @dataclass(frozen=True)
@@ -118,18 +124,21 @@ class SyncResult:
         return [o for s in self.steps for o in s.outcomes]
 
     def lines(self) -> list[RegisterLine]:
-        """Per register: imported, skipped, rejected, pushed, worst status, and what to read about it."""
+        """Per register: what each step counted, the worst status, and what to read about it."""
         out = []
         for name in self.registers:
             mine = [o for o in self.outcomes() if o.register == name]
+            vouchers = [o for o in mine if o.step == "import" or o.step.startswith("complete ")]
             status = max((o.status for o in mine), key=lambda s: _SEVERITY.get(s, 0), default="ok")
             notes = tuple(f"{o.step}: {o.message}" for o in mine
                           if o.status not in ("ok", "skipped") and o.message)
             out.append(RegisterLine(
                 name,
-                imported=sum(o.counts.inserted + o.counts.updated for o in mine),
-                skipped=sum(o.counts.skipped for o in mine),
-                rejected=sum(o.counts.rejected for o in mine),
+                imported=sum(o.counts.inserted + o.counts.updated for o in vouchers),
+                skipped=sum(o.counts.skipped for o in vouchers),
+                held_back=sum(o.counts.rejected for o in vouchers),
+                loyalty=sum(o.counts.inserted for o in mine if o.step == "loyalty"),
+                rules=sum(o.counts.inserted + o.counts.updated for o in mine if o.step == "rules"),
                 pushed=sum(o.pushed for o in mine),
                 status=status,
                 notes=notes,
@@ -139,8 +148,10 @@ class SyncResult:
     def one_line(self) -> str:
         """The cycle in one line (watch, cron mail subjects)."""
         lines = self.lines()
-        total = {k: sum(getattr(r, k) for r in lines) for k in ("imported", "skipped", "rejected", "pushed")}
-        text = ", ".join(f"{k} {v:,}" for k, v in total.items())
+        total = {k: sum(getattr(r, k) for r in lines) for k in COUNTED}
+        text = (f"vouchers imported {total['imported']:,}, skipped {total['skipped']:,}, held back "
+                f"{total['held_back']:,}; loyalty movements {total['loyalty']:,}; rules {total['rules']:,}; "
+                f"catalog rows pushed {total['pushed']:,}")
         trouble = [f"{r.register} {r.status}" for r in lines if r.status not in ("ok", "skipped", "warning")]
         failed = [f"{s.step} failed" for s in self.steps if s.error]
         tail = "; ".join(trouble + failed)
@@ -327,8 +338,13 @@ def _import_step(store: Store, request: SyncRequest, names: tuple[str, ...],
             continue
         reasons = tuple(f.message for f in rejections if r.name in f.registers)
         message = "already imported, identical" if r.status == "identical" else "; ".join(reasons[:3])
+        if (left := result.changes.get(r.name)) is not None:  # shown every cycle until applied or accepted
+            reasons += (left.sentence(),)
+            message = "; ".join(m for m in (message if r.status != "identical" else "", left.sentence()) if m)
+            status = "warning" if status == "ok" else status
         outcomes.append(Outcome(r.name, "import", status, counts, message=message, details=reasons,
-                                exit_code=3 if reasons else 0))
+                                exit_code=3 if any(f.is_rejection for f in rejections if r.name in f.registers)
+                                else 0))
     return StepResult("import", tuple(outcomes), result.exit_code)
 
 
@@ -345,7 +361,7 @@ def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...],
     except PosyncError as err:
         return StepResult("catalogs", tuple(outcomes), err.exit_code, str(err))
     outcomes += [_push_outcome(r) for r in result.registers]
-    return StepResult("catalogs", tuple(outcomes), result.exit_code)
+    return StepResult("catalogs", tuple(outcomes), result.exit_code, note=result.note)
 
 
 # RegisterPush.status → the cycle's status words; a busy register (the POS holds its lock) is retried.
@@ -393,12 +409,13 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
 
 def _log_cycle(store: Store, request: SyncRequest, result: SyncResult, run_id: str) -> None:
     lines = result.lines()
-    counts = Counts(
-        read=sum(o.counts.read for o in result.outcomes()),
-        inserted=sum(o.counts.inserted for o in result.outcomes()),
-        updated=sum(o.counts.updated for o in result.outcomes()),
+    vouchers = [o for s in result.steps if s.step == "import" or s.step.startswith("complete ") for o in s.outcomes]
+    counts = Counts(  # the log row's columns count vouchers, like an import's
+        read=sum(o.counts.read for o in vouchers),
+        inserted=sum(o.counts.inserted for o in vouchers),
+        updated=sum(o.counts.updated for o in vouchers),
         skipped=sum(r.skipped for r in lines),
-        rejected=sum(r.rejected for r in lines),
+        rejected=sum(r.held_back for r in lines),
     )
     steps = ", ".join(f"{s.step} {s.exit_code}" for s in result.steps)
     held = sorted({f"{o.register} {o.step}" for o in result.outcomes() if o.status == "held"})

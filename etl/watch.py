@@ -34,6 +34,7 @@ from etl.remotes import Remote, all_remotes
 from etl.schema import CATALOG_TABLES
 from etl.store import Store, open_store
 from etl.sync import STEPS, SyncRequest, SyncResult, run_cycle
+from validators.findings import plural
 
 Echo = Callable[[str], None]
 Fingerprint = tuple[tuple[str, int, int] | None, ...] | None  # a register's file and sidecars
@@ -220,7 +221,7 @@ def watch(db: str | None, request: WatchRequest, echo: Echo,
     with _Stop() as stop:
         anchor = clock()
         echo(f"posync watch: a sync every {request.every_minutes:g} min"
-             + (f", {request.max_runs} run(s)" if request.max_runs else "")
+             + (f", {plural(request.max_runs, 'run')}" if request.max_runs else "")
              + "; stop with Ctrl-C or SIGTERM (the cycle in progress finishes).")
         while True:
             stop.in_cycle = state.runs + 1
@@ -236,6 +237,6 @@ def watch(db: str | None, request: WatchRequest, echo: Echo,
         if stop.event.is_set():
             during = f" during cycle {stop.during}, which was finished" if stop.during else ""
             echo(f"posync watch: {stop.signal or 'signal'} received{during}; "
-                 f"stopped after {state.runs} cycle(s).")
+                 f"stopped after {plural(state.runs, 'cycle')}.")
             return 0
     return state.worst

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from etl import registers
 from etl.engines import ENGINES
@@ -31,12 +32,17 @@ CANONICAL_SQLITE_TYPES = {"VARCHAR": "TEXT"}
 
 
 def register_ddl(mapping: str, engine: str = "sqlite", keyed: bool = True, extra: bool = True) -> list[str]:
-    """CREATE TABLE statements of the catalog tables of a register with this mapping.
+    """CREATE TABLE statements of a register with this mapping: its catalogs, and its other tables empty.
 
-    extra adds a column no mapping knows (`stock`), which a push must leave alone.
+    extra adds a column no mapping knows (`stock`) to the catalogs, which a push must leave alone.
     """
     m = load_mapping(mapping)
     out = []
+    for table in (t for t in m.tables if t not in CATALOG_TABLES):  # vouchers, loyalty…: posync checks them
+        names = sorted({c for e in m.tables[table].columns.values() if e is not None
+                        for c in (x.name for x in e.find_all(exp.Column))})
+        columns = ", ".join(f'"{n}" VARCHAR' for n in names)
+        out.append(f'CREATE TABLE "{m.tables[table].source}" ({columns})')
     for table in CATALOG_TABLES:
         tm = m.tables[table]
         cols = []
@@ -120,12 +126,13 @@ def main_rows(store: Store, table: str) -> list[Row]:
 
 
 def set_main(store: Store, table: str, rows: Sequence[Row]) -> None:
-    """Replace main's catalog with these canonical rows (bypassing `catalogs load`)."""
+    """Replace main's catalog with these canonical rows (bypassing `catalogs load`, but recorded as loaded)."""
     with store.transaction() as con:
         con.execute(f'DELETE FROM "{table}"')
         if rows:
             marks = ", ".join("?" for _ in TABLES[table].column_names)
             con.executemany(f'INSERT INTO "{table}" VALUES ({marks})', [list(r) for r in rows])
+        con.execute("INSERT INTO catalog_loads VALUES (?, now()::TIMESTAMP, 'set by a test', ?)", [table, len(rows)])
 
 
 def dump(path: Path) -> list[str]:

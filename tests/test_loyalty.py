@@ -90,7 +90,7 @@ def test_an_edit_at_the_register_is_a_conflict_and_main_keeps_its_version(world:
     result = posync("loyalty", "sync")
 
     assert result.exit_code == 3
-    assert "caja1: 1 conflict(s): edited at the register after import, main kept\n" in result.output
+    assert "caja1: 1 conflict: edited at the register after import, main kept\n" in result.output
     assert f"caja1: conflict: movement {movement} was imported as {points} points for" in result.output
     assert "the register now says 9999 points" in result.output
     assert posync.rows("SELECT * FROM loyalty_movements ORDER BY register, movement_id") == before
@@ -111,8 +111,8 @@ def test_rows_that_do_not_cast_are_rejected_with_samples(world: World) -> None:
     result = posync("loyalty", "sync", "--remote", "caja2")
 
     assert result.exit_code == 3
-    assert "caja2: rejected 1 movement(s): points 'diez' is not a whole number (e.g. M-BAD)" in result.output
-    assert "caja2: rejected 1 movement(s): no customer_id (e.g. M-NOCUST)" in result.output
+    assert "caja2: rejected 1 movement: points 'diez' is not a whole number (e.g. M-BAD)" in result.output
+    assert "caja2: rejected 1 movement: no customer_id (e.g. M-NOCUST)" in result.output
     assert posync.scalar("SELECT count(*) FROM loyalty_movements WHERE movement_id LIKE 'M-%'") == 0
     assert posync.scalar("SELECT count(DISTINCT register) FROM loyalty_movements") == 1
 

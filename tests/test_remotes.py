@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from sample_data import SampleSpec, generate
 from tests.conftest import DAY1, Posync
 
 
 def test_add_detects_sqlite_and_duckdb_by_magic_bytes(posync: Posync, tmp_path: Path) -> None:
-    sqlite_file = tmp_path / "caja_sqlite.bin"
-    sqlite3.connect(sqlite_file).execute("CREATE TABLE t(a)").connection.close()
-    duck_file = tmp_path / "caja_duck.bin"
-    duckdb.connect(str(duck_file)).execute("CREATE TABLE t(a INT)").close()
+    (made_sqlite,) = generate(tmp_path / "s", SampleSpec(registers=1, vouchers_per_day=2))
+    (made_duck,) = generate(tmp_path / "d", SampleSpec(registers=1, vouchers_per_day=2, engine="duckdb"))
+    sqlite_file = made_sqlite.rename(tmp_path / "caja_sqlite.bin")  # the name says nothing: the bytes do
+    duck_file = made_duck.rename(tmp_path / "caja_duck.bin")
 
     assert posync("remote", "add", "caja1", str(sqlite_file)).exit_code == 0
     assert posync("remote", "add", "caja2", str(duck_file)).exit_code == 0
@@ -99,9 +98,9 @@ def test_edit_and_remove(posync: Posync, three_registers: list[Path]) -> None:
 
 def test_open_prints_the_folder_without_a_desktop_and_runs_no_shell(posync: Posync, tmp_path: Path) -> None:
     hostile = tmp_path / "caja $(touch pwned) ; `id`"
+    (made,) = generate(tmp_path / "made", SampleSpec(registers=1, vouchers_per_day=2))
     hostile.mkdir()
-    db = hostile / "pos.db"
-    sqlite3.connect(db).execute("CREATE TABLE t(a)").connection.close()
+    db = made.rename(hostile / "pos.db")
     assert posync("remote", "add", "caja1", str(db)).exit_code == 0
 
     result = posync("remote", "open", "caja1", env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})

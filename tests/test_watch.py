@@ -22,9 +22,9 @@ from etl.watch import WatchRequest, WatchState, run_once
 from tests.conftest import DAY1
 from tests.test_sync import World, build_world, register_count
 
-CYCLE_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d cycle (\d+) \((\d{4}-\d\d-\d\d)\): "
-                        r"imported [\d,]+, skipped [\d,]+, rejected [\d,]+, pushed [\d,]+(; .*)?; "
-                        r"exit (\d) \(\d+\.\d s\)$")
+CYCLE_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d cycle (\d+) \((\d{4}-\d\d-\d\d)\): (?:completed .*; )?"
+                        r"vouchers imported [\d,]+, skipped [\d,]+, held back [\d,]+; loyalty movements [\d,]+; "
+                        r"rules [\d,]+; catalog rows pushed [\d,]+(; .*)?; exit (\d) \(\d+\.\d s\)$")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_sigterm_mid_cycle_finishes_it_and_exits_0(world: World) -> None:
     try:
         deadline = time.monotonic() + 30
         # A cycle runs once watch holds the store: its pid is in the lock file.
-        while f"pid {proc.pid}," not in (lock.read_text() if lock.exists() else ""):
+        while f'"pid": {proc.pid},' not in (lock.read_text() if lock.exists() else ""):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.005)
         proc.send_signal(signal.SIGTERM)
@@ -78,7 +78,7 @@ def test_sigterm_mid_cycle_finishes_it_and_exits_0(world: World) -> None:
     assert proc.returncode == 0, err
     assert len([line for line in out.splitlines() if CYCLE_LINE.match(line)]) == 1
     assert out.splitlines()[-1] == ("posync watch: SIGTERM received during cycle 1, which was finished; "
-                                    "stopped after 1 cycle(s).")
+                                    "stopped after 1 cycle.")
     posync = world.posync
     assert posync.scalar("SELECT count(*) FROM vouchers") == sum(
         register_count(p, "SELECT count(*) FROM vouchers") for p in world.paths)
@@ -156,12 +156,14 @@ def test_transient_errors_are_retried_every_cycle(world: World, monkeypatch: pyt
 
 
 def test_a_refused_push_is_held_until_mains_catalogs_change(world: World, tmp_path: Path) -> None:
-    pytest.importorskip("etl.catalogs.push")
     db, said, state = str(world.posync.db), [], WatchState()
     request = WatchRequest(0.01, SyncRequest(dt.date.fromisoformat(DAY1), catalogs="partial"), fixed_date=True)
     refusals = "SELECT count(*) FROM sync_log WHERE action = 'push' AND status = 'error'"
+    tiny = tmp_path / "tiny.csv"  # one tax where the registers have three: a push would delete two of them
+    tiny.write_text("tax_id,name,rate\nIVA0,Exento,0\n", encoding="utf-8")
+    assert world.posync("catalogs", "load", "taxes", str(tiny)).exit_code == 0
 
-    assert run_once(db, state, request, said.append) == 2  # main has no catalogs: would empty the registers
+    assert run_once(db, state, request, said.append) == 2  # would delete most of the registers' taxes: refused
     state.runs += 1
     assert run_once(db, state, request, said.append) == 0  # held: not retried, not reported again
     assert world.posync.scalar(refusals) == 2  # one per register, from the first cycle only

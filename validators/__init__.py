@@ -24,6 +24,7 @@ CHECKS: tuple[Check, ...] = (
     integrity.required_and_casts,  # 5
     integrity.totals,  # 6
     integrity.negative_amounts,  # 7
+    integrity.no_sales,
     numbering.prefix_number_twice,
     numbering.authorised_range,
     numbering.gaps,

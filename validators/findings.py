@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,17 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     ('1 voucher', '1,412 vouchers', '0 warnings', '2 batches')
     """
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def amount_text(value: decimal.Decimal) -> str:
+    """An amount with the digits it has: at least two decimals, more only when they are there.
+
+    >>> [amount_text(decimal.Decimal(v)) for v in ("12.5000", "0.0010", "12.3456", "1000", "-0.1250")]
+    ['12.50', '0.001', '12.3456', '1000.00', '-0.125']
+    """
+    text = format(value.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 class Severity(enum.StrEnum):

@@ -51,7 +51,7 @@ def duplicate_keys(batches: Batches, ctx: Context) -> list[Finding]:
                 voucher_code=first["voucher_code"],
                 rows=len(rows),
                 message=(
-                    f"{register} has {len(rows)} voucher number(s) twice in {table} "
+                    f"{register} has {plural(len(rows), 'voucher number')} twice in {table} "
                     f"(first: {first['voucher_code']}-{first['number']}); those vouchers are held back"
                 ),
                 samples=_samples(batches, table, where, register, ctx.sample_size),
@@ -83,7 +83,7 @@ def orphans(batches: Batches, ctx: Context) -> list[Finding]:
                 registers=(register,),
                 voucher_code=group[0]["voucher_code"],
                 rows=len(group),
-                message=(f"{register} has {n} {table.replace('_', ' ')} of {len(group)} voucher number(s) "
+                message=(f"{register} has {n} {table.replace('_', ' ')} of {plural(len(group), 'voucher number')} "
                          "whose header does not exist; rejected"),
                 samples=tuple(group[: ctx.sample_size]),
                 rejected_keys=_keys(group),
@@ -100,7 +100,7 @@ def orphans(batches: Batches, ctx: Context) -> list[Finding]:
             severity=Severity.WARNING,
             registers=(e["register"],),
             rows=int(e["n"]),
-            message=f"{e['register']} has {e['n']} voucher(s) without lines (first: {e['first']})",
+            message=f"{e['register']} has {plural(int(e['n']), 'voucher')} without lines (first: {e['first']})",
         ))
     return findings
 
@@ -177,7 +177,7 @@ def required_and_casts(batches: Batches, ctx: Context) -> list[Finding]:
             registers=(s["register"],),
             rows=int(s["n"]),
             message=(
-                f"{s['register']}: {s['n']} voucher(s) issued on another day than their business date "
+                f"{s['register']}: {plural(int(s['n']), 'voucher')} issued on another day than their business date "
                 f"(first: {s['first']}); the business date decides"
             ),
         ))
@@ -205,7 +205,7 @@ def totals(batches: Batches, ctx: Context) -> list[Finding]:
             registers=(register,),
             voucher_code=group[0]["voucher_code"],
             rows=len(group),
-            message=(f"{register}: {len(group)} voucher(s) whose total differs from its lines or payments "
+            message=(f"{register}: {plural(len(group), 'voucher')} whose total differs from its lines or payments "
                      "by more than 0.01"),
             samples=tuple(group[: ctx.sample_size]),
         )
@@ -244,10 +244,43 @@ def negative_amounts(batches: Batches, ctx: Context) -> list[Finding]:
             voucher_code=group[0]["voucher_code"],
             rows=len(group),
             message=(
-                f"{register}: {len(group)} invoice value(s) negative or zero (quantities, prices or totals); "
+                f"{register}: {plural(len(group), 'invoice value')} negative or zero (quantities, prices or totals); "
                 "allowed on credit notes only, imported as they are"
             ),
             samples=tuple(group[: ctx.sample_size]),
         )
         for register, group in _by_register(rows).items()
+    ]
+
+
+def no_sales(batches: Batches, ctx: Context) -> list[Finding]:
+    """A register with no vouchers for the date although it had sales on its previous imported date: a warning.
+
+    A register that stopped recording (or sending) sales must not look healthy just because it was read.
+    """
+    if not ctx.registers:
+        return []
+    rows = batches.rows(
+        """
+        WITH staged AS (SELECT r.name AS register, count(v.register) AS n
+                        FROM (SELECT unnest(?::VARCHAR[]) AS name) r LEFT JOIN stage.vouchers v ON v.register = r.name
+                        GROUP BY r.name),
+             previous AS (SELECT register, max(process_date) AS day FROM import_batches
+                          WHERE process_date < ? GROUP BY register),
+             sold AS (SELECT register, max(date) AS day FROM vouchers WHERE date < ? GROUP BY register)
+        SELECT s.register, sold.day AS last_sales FROM staged s JOIN previous p USING (register)
+        JOIN sold USING (register) WHERE s.n = 0 AND sold.day = p.day ORDER BY s.register
+        """,
+        [list(ctx.registers), ctx.process_date, ctx.process_date],
+    )
+    return [
+        Finding(
+            check="no_sales",
+            severity=Severity.WARNING,
+            registers=(r["register"],),
+            rows=0,
+            message=(f"{r['register']}: no vouchers on {ctx.process_date}; last sales {r['last_sales']} "
+                     "(is the register on, and recording its sales?)"),
+        )
+        for r in rows
     ]

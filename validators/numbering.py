@@ -18,36 +18,40 @@ def format_gaps(code: str, gaps: list[tuple[int, int]], limit: int = 5) -> str:
 
 
 def gaps(batches: Batches, ctx: Context) -> list[Finding]:
-    """Missing consecutive numbers per code, across days: a missing number is a sale that may not have arrived."""
+    """Missing consecutive numbers in each register's own sequence of a code, across days.
+
+    A missing number is a sale that may not have arrived. Vouchers of a code that main gives to
+    another register are intruders, held back by check 2: they are not this register's sequence,
+    so FV1 5001 at the wrong register does not make "FV1 1044–5000 missing".
+    """
     rows = batches.rows(
         """
-        WITH b AS (SELECT voucher_code, min(number) AS lo, max(number) AS hi FROM stage.vouchers
-                   WHERE voucher_code IS NOT NULL AND number IS NOT NULL GROUP BY voucher_code),
-             p AS (SELECT b.voucher_code, coalesce(max(v.number), b.lo) AS start, b.hi FROM b
+        WITH own AS (SELECT s.register, s.voucher_code, s.number FROM stage.vouchers s
+                     WHERE s.voucher_code IS NOT NULL AND s.number IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM voucher_code_owners o WHERE o.voucher_code = s.voucher_code
+                                       AND o.register <> s.register)),
+             b AS (SELECT register, voucher_code, min(number) AS lo, max(number) AS hi FROM own GROUP BY ALL),
+             p AS (SELECT b.register, b.voucher_code, coalesce(max(v.number), b.lo) AS start, b.hi FROM b
                    LEFT JOIN vouchers v ON v.voucher_code = b.voucher_code AND v.number < b.lo
-                   GROUP BY b.voucher_code, b.lo, b.hi),
-             n AS (SELECT voucher_code, number FROM stage.vouchers WHERE number IS NOT NULL
+                   GROUP BY b.register, b.voucher_code, b.lo, b.hi),
+             n AS (SELECT register, voucher_code, number FROM own
                    UNION
-                   SELECT v.voucher_code, v.number FROM vouchers v JOIN p USING (voucher_code)
+                   SELECT p.register, v.voucher_code, v.number FROM vouchers v JOIN p USING (voucher_code)
                    WHERE v.number BETWEEN p.start AND p.hi),
-             g AS (SELECT voucher_code, number,
-                          lag(number) OVER (PARTITION BY voucher_code ORDER BY number) AS prev FROM n)
-        SELECT voucher_code, list({'lo': prev + 1, 'hi': number - 1} ORDER BY number) AS gaps,
+             g AS (SELECT register, voucher_code, number,
+                          lag(number) OVER (PARTITION BY register, voucher_code ORDER BY number) AS prev FROM n)
+        SELECT register, voucher_code, list({'lo': prev + 1, 'hi': number - 1} ORDER BY number) AS gaps,
                sum(number - prev - 1) AS missing
-        FROM g WHERE number - prev > 1 GROUP BY voucher_code ORDER BY voucher_code
+        FROM g WHERE number - prev > 1 GROUP BY register, voucher_code ORDER BY voucher_code, register
         """
     )
     findings = []
     for r in rows:
         spans = [(int(g["lo"]), int(g["hi"])) for g in r["gaps"]]
-        owners = batches.rows(
-            "SELECT list(DISTINCT register ORDER BY register) AS r FROM stage.vouchers WHERE voucher_code = ?",
-            [r["voucher_code"]],
-        )[0]["r"]
         findings.append(Finding(
             check="numbering_gap",
             severity=Severity.WARNING,
-            registers=tuple(owners),
+            registers=(r["register"],),
             voucher_code=r["voucher_code"],
             rows=int(r["missing"]),
             message=format_gaps(r["voucher_code"], spans) + " (a missing number may be a sale that has not arrived)",
@@ -80,7 +84,7 @@ def authorised_range(batches: Batches, ctx: Context) -> list[Finding]:
                 voucher_code=mine[0]["voucher_code"],
                 rows=len(mine),
                 message=(
-                    f"{register}: {len(mine)} voucher(s) numbered outside their authorised DIAN range or dates"
+                    f"{register}: {plural(len(mine), 'voucher')} numbered outside their authorised DIAN range or dates"
                     + ("; held back" if enforce else "")
                 ),
                 samples=tuple(mine[: ctx.sample_size]),
@@ -113,8 +117,9 @@ def prefix_number_twice(batches: Batches, ctx: Context) -> list[Finding]:
             voucher_code=mine[0]["voucher_code"],
             rows=len(mine),
             message=(
-                f"{register}: {len(mine)} voucher(s) reuse a DIAN prefix+number already issued by another register "
-                f"(first: {mine[0]['prefix']}{mine[0]['number']}); held back"
+                f"{register}: {plural(len(mine), 'voucher')} reuse{'s' if len(mine) == 1 else ''} a DIAN "
+                f"prefix+number already issued by another register (first: {mine[0]['prefix']}{mine[0]['number']}); "
+                "held back"
             ),
             samples=tuple(mine[: ctx.sample_size]),
             rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine),
@@ -152,6 +157,8 @@ def number_reused(batches: Batches, ctx: Context) -> list[Finding]:
                m.register AS main_register, m.date AS main_date, m.issued_at AS main_issued_at, m.total AS main_total
         FROM stage.vouchers s JOIN vouchers m ON m.voucher_code = s.voucher_code AND m.number = s.number
         WHERE s.date IS NOT NULL AND (m.date IS DISTINCT FROM s.date OR m.issued_at IS DISTINCT FROM s.issued_at)
+          AND NOT EXISTS (SELECT 1 FROM voucher_code_owners o  -- another register's code: check 2 holds it back
+                          WHERE o.voucher_code = s.voucher_code AND o.register <> s.register)
         ORDER BY s.register, s.voucher_code, s.number
         """
     )

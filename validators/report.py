@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from validators.findings import Finding, RegisterSummary, Report, Severity, plural
+from validators.findings import Finding, RegisterSummary, Report, Severity, amount_text, plural
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
@@ -106,7 +106,7 @@ def value_text(value: Any, width: int | None = None) -> str:
     >>> value_text(decimal.Decimal("12.50")), value_text(None), value_text(True), value_text("x" * 9, 5)
     ('12.50', 'null', 'true', 'xxxx…')
     """
-    safe = json_safe(value)
+    safe = amount_text(value) if isinstance(value, decimal.Decimal) else json_safe(value)
     text = safe if isinstance(safe, str) else json.dumps(safe, ensure_ascii=False)
     if width is not None and len(text) > width:
         text = text[: width - 1] + "…"

@@ -167,6 +167,7 @@ def _write(store: Store, table: str, file: Path, columns: tuple[str, ...], rows:
         else:
             tx.execute(f"DELETE FROM {quote(table)}")
         tx.execute(f"INSERT INTO {quote(table)} SELECT * FROM {new}")
+        tx.execute("INSERT INTO catalog_loads VALUES (?, now()::TIMESTAMP, ?, ?)", [table, str(file), rows])
         how = "merged into" if merge else "replaced"
         note = f"; columns not in the file left empty: {', '.join(missing)}" if missing else ""
         ledger.log(tx, "catalog load", "ok",

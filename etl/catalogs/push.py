@@ -107,6 +107,11 @@ class RegisterPush:
 class PushResult:
     mode: str
     registers: tuple[RegisterPush, ...]
+    never_loaded: tuple[str, ...] = ()  # catalogs main never loaded: skipped, not pushed as empty
+
+    @property
+    def note(self) -> str | None:
+        return never_loaded_note(self.never_loaded)
 
     @property
     def exit_code(self) -> int:
@@ -123,10 +128,25 @@ class Diff:
     tables: tuple[TableCounts, ...]
     edits: tuple[Edits, ...]
     refusals: tuple[str, ...]
+    never_loaded: tuple[str, ...] = ()
 
     @property
     def sql(self) -> str:
         return self.script.text()
+
+
+def never_loaded_note(tables: tuple[str, ...]) -> str | None:
+    """The one line that says which catalogs were skipped because main never loaded them."""
+    if not tables:
+        return None
+    return (f"{', '.join(tables)}: never loaded into main, so not pushed (a catalog main never loaded is not an "
+            "empty one); load it with `posync catalogs load TABLE FILE`.")
+
+
+def loaded(store: Store, tables: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the tables main has ever loaded, those it never did), each in dependency order."""
+    done = {r[0] for r in store.con.execute("SELECT DISTINCT table_name FROM catalog_loads").fetchall()}
+    return tuple(t for t in tables if t in done), tuple(t for t in tables if t not in done)
 
 
 def check_request(mode: str, tables: tuple[str, ...]) -> tuple[str, ...]:
@@ -141,11 +161,16 @@ def check_request(mode: str, tables: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def push_catalogs(store: Store, request: PushRequest) -> PushResult:
-    """Push main's catalogs to each selected register; a register that fails does not stop the others."""
-    tables = check_request(request.mode, request.tables)
+    """Push main's catalogs to each selected register; a register that fails does not stop the others.
+
+    A catalog main never loaded is skipped (noted, exit 0): "never loaded" is not "empty, delete them all".
+    """
+    tables, never = loaded(store, check_request(request.mode, request.tables))
     remotes = all_remotes(store, request.remotes)
     if not remotes:
         raise ConfigError("no registers to push to; add one with `posync remote add NAME PATH`.")
+    if not tables:
+        return PushResult(request.mode, (), never)
     run_id = ledger.new_run_id()
     sql_dir = request.sql_dir
     if request.dry_run and sql_dir is None:
@@ -153,19 +178,19 @@ def push_catalogs(store: Store, request: PushRequest) -> PushResult:
     results = []
     for remote in remotes:
         results.append(_guarded(store, remote, request, tables, sql_dir, run_id))
-    return PushResult(request.mode, tuple(results))
+    return PushResult(request.mode, tuple(results), never)
 
 
 def diff_sql(store: Store, remote: str, mode: str = "partial", tables: tuple[str, ...] = (),
              verify: bool = False) -> Diff:
     """The SQL a push to one register would run, and its counts; changes nothing anywhere."""
-    chosen = check_request(mode, tables)
+    chosen, never = loaded(store, check_request(mode, tables))
     register = get(store, remote)
     run_id = ledger.new_run_id()
     with _Session(store, register, run_id) as session:
         plan = session.plan(mode, chosen, verify)
         script = render(store.con, plan, session.dialect, _header(register, plan))
-        return Diff(register.name, script, _counts(plan), plan.edits, tuple(refusals(plan)))
+        return Diff(register.name, script, _counts(plan), plan.edits, tuple(refusals(plan)), never)
 
 
 def restore_backup(store: Store, remote: str, backup_id: str) -> RegisterPush:

@@ -80,9 +80,9 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 
 def _register_commands() -> None:
-    from etl.cli import catalogs, demo, imports, remote, sync
+    from etl.cli import catalogs, changes, demo, imports, remote, sync
 
-    for command in (remote.remote, imports.validate, imports.import_, imports.log, imports.numbering,
+    for command in (remote.remote, imports.validate, imports.import_, changes.changes, imports.log, imports.numbering,
                     catalogs.catalogs, *sync.COMMANDS, demo.demo):
         cli.add_command(command)
 

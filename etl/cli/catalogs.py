@@ -21,6 +21,7 @@ from etl.catalogs import (
     pushes,
     restore_backup,
 )
+from etl.catalogs.push import never_loaded_note
 from etl.cli.options import REMOTE, creating_store, json_option, pass_store, reading_store, remotes_option
 from etl.render import table, to_json
 from etl.schema import CATALOG_TABLES
@@ -87,7 +88,7 @@ def _register_json(r: RegisterPush) -> dict[str, Any]:
 
 
 def push_json(result: PushResult) -> dict[str, Any]:
-    return {"mode": result.mode, "exit_code": result.exit_code,
+    return {"mode": result.mode, "exit_code": result.exit_code, "never_loaded": list(result.never_loaded),
             "registers": [_register_json(r) for r in result.registers]}
 
 
@@ -108,10 +109,13 @@ def push_summary(result: PushResult) -> str:
         for t in r.tables:
             rows.append({"register": r.register, "status": r.status, "table": t.table, "inserted": t.inserted,
                          "updated": t.updated, "deleted": t.deleted, "unchanged": t.unchanged})
-    lines = [f"catalog push ({result.mode}):",
-             table(rows, [("register", "register"), ("status", "status"), ("table", "table"),
-                          ("inserted", "inserted"), ("updated", "updated"), ("deleted", "deleted"),
-                          ("unchanged", "unchanged")])]
+    lines = [f"catalog push ({result.mode}):"]
+    if rows:
+        lines.append(table(rows, [("register", "register"), ("status", "status"), ("table", "table"),
+                                  ("inserted", "inserted"), ("updated", "updated"), ("deleted", "deleted"),
+                                  ("unchanged", "unchanged")]))
+    if result.note:
+        lines.append(f"  note: {result.note}")
     for r in result.registers:
         if r.error:
             lines.append(f"  {r.register}: {r.error}")
@@ -133,6 +137,8 @@ def push_summary(result: PushResult) -> str:
 def diff(store: Store, register: str, mode: str, tables: tuple[str, ...], verify: bool) -> None:
     """Print the SQL a push would run at one register, in its dialect (the summary goes to stderr)."""
     d = diff_sql(store, register, mode, tables, verify)
+    if note := never_loaded_note(d.never_loaded):
+        click.echo(f"note: {note}", err=True)
     click.echo(d.sql, nl=False)
     for t in d.tables:
         click.echo(f"{register} {t.table}: +{t.inserted:,} ~{t.updated:,} -{t.deleted:,} "

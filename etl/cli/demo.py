@@ -11,7 +11,9 @@ from etl import demo as demo_lib
 
 @click.command()
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
-              show_default=True, help="Folder for the sample registers and the demo's main store (wiped).")
+              show_default=True,
+              help="Folder for the sample registers and the demo's main store: new, empty, or one the demo made "
+                   "before (which it wipes).")
 def demo(folder: Path) -> None:
     """Build sample registers (one with an FV-code conflict) and run every capability on them."""
     from etl.cli import cli

@@ -21,8 +21,9 @@ from etl.cli.options import (
 )
 from etl.numbering import Resolution, resolutions, set_resolution
 from etl.pipeline import ImportRequest, ImportResult, import_day
-from etl.render import table, to_json
+from etl.render import table, terminal_width, to_json
 from etl.store import Store
+from validators.findings import plural
 
 
 def _progress(enabled: bool):  # type: ignore[no-untyped-def]
@@ -40,21 +41,46 @@ def _write(text: str, output: Path | None) -> None:
     click.echo(f"report written to {output}", err=True)
 
 
+SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "text"}
+
+
+def _existing_folder(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    """A file to write must have a folder to go to: a usage error before any work is done."""
+    if value is not None and not value.absolute().parent.is_dir():
+        raise click.BadParameter(f"folder {value.absolute().parent} does not exist; create it or choose another.")
+    return value
+
+
+def report_format(fmt: str | None, output: Path | None) -> str:
+    """--format, else what --output's suffix says (.html, .json, .txt), else text.
+
+    An HTML report goes to a file (or a pipe), not to a terminal.
+    """
+    chosen = fmt or (SUFFIXES.get(output.suffix.lower(), "text") if output is not None else "text")
+    if chosen == "html" and output is None and sys.stdout.isatty():
+        raise click.UsageError("an HTML report is a file to open in a browser: add --output report.html "
+                               "(or redirect it: > report.html).")
+    return chosen
+
+
 @click.command()
 @date_option
 @remotes_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]),
+              help="Report format. Default: what --output's suffix says (.html, .json, .txt), else text.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), callback=_existing_folder,
+              help="Write the report here.")
 @click.option("--all-or-nothing", is_flag=True, help="Show what --all-or-nothing would hold back.")
 @pass_store
-def validate(store: Store, process_date: dt.date, remotes: tuple[str, ...], fmt: str, output: Path | None,
+def validate(store: Store, process_date: dt.date, remotes: tuple[str, ...], fmt: str | None, output: Path | None,
              all_or_nothing: bool) -> None:
     """Run every check of an import, and show what it would do, without merging anything."""
     from validators.report import render
 
+    chosen = report_format(fmt, output)
     result = import_day(store, ImportRequest(process_date, remotes, all_or_nothing=all_or_nothing,
-                                             validate_only=True, progress=_progress(fmt == "text")))
-    _write(render(result.report, fmt), output)
+                                             validate_only=True, progress=_progress(chosen == "text")))
+    _write(render(result.report, chosen), output)
     click.get_current_context().exit(result.exit_code)
 
 
@@ -77,6 +103,7 @@ def import_(store: Store, process_date: dt.date, remotes: tuple[str, ...], overw
     if as_json:
         click.echo(to_json({"report": report_json(result.report),
                             "counts": {k: v.__dict__ for k, v in result.counts.items()},
+                            "changes_at_source": {k: v.as_dict() for k, v in result.changes.items()},
                             "exit_code": result.exit_code}))
     else:
         click.echo(import_summary(result))
@@ -84,33 +111,36 @@ def import_(store: Store, process_date: dt.date, remotes: tuple[str, ...], overw
 
 
 def import_summary(result: ImportResult) -> str:
-    """The per-register result table, then what was held back and why."""
+    """The per-register result table, then what was held back and why, and what changed at the registers."""
     report = result.report
     rows = []
     for r in report.registers:
         c = result.counts.get(r.name)
+        left = result.changes.get(r.name)
         rows.append({"register": r.name, "status": r.status, "read": c.read if c else 0,
                      "inserted": c.inserted if c else 0, "updated": c.updated if c else 0,
-                     "skipped": c.skipped if c else 0, "rejected": c.rejected if c else 0,
-                     "changed at source": r.plan.changed_at_source, "missing": r.plan.missing_at_register})
+                     "skipped": c.skipped if c else 0, "held back": c.rejected if c else 0,
+                     "changed at source": left.total if left else 0})
     lines = [f"import {report.process_date}:",
              table(rows, [(k, k) for k in ("register", "status", "read", "inserted", "updated", "skipped",
-                                          "rejected", "changed at source", "missing")])]
+                                          "held back", "changed at source")])]
     for r in report.registers:
         if r.error:
             lines.append(f"  {r.name}: {r.error}")
+    for name, left in result.changes.items():
+        lines.append(f"  {name}: {left.sentence()}")
     held = [f for f in report.findings if f.is_rejection]
     if held:
         lines.append("held back:")
         lines += [f"  - {f.message}" for f in held]
     if report.warnings:
-        lines.append(f"{len(report.warnings)} warning(s); see `posync validate --date {report.process_date}`.")
+        lines.append(f"{plural(len(report.warnings), 'warning')}; see `posync validate --date {report.process_date}`.")
     return "\n".join(lines)
 
 
 @click.command()
 @click.option("--remote", "-r", "register", type=REMOTE, help="Only this register.")
-@click.option("--action", "-a", help="Only this action (import, validate, push, …).")
+@click.option("--action", "-a", type=click.Choice(ledger.ACTIONS, case_sensitive=False), help="Only this action.")
 @click.option("--since", type=DATE, help="Only rows logged on or after this date.")
 @click.option("--limit", "-n", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @json_option
@@ -123,12 +153,14 @@ def log(store: Store, register: str | None, action: str | None, since: dt.date |
         click.echo(to_json(rows))
         return
     if not rows:
-        click.echo("the log is empty.")
+        filtered = register or action or since
+        click.echo("no log rows match these filters." if filtered else "the log is empty.")
         return
     click.echo(table(rows, [("logged_at", "when"), ("register", "register"), ("action", "action"),
                             ("mode", "mode"), ("process_date", "date"), ("read", "read"),
                             ("inserted", "ins"), ("updated", "upd"), ("skipped", "skip"),
-                            ("rejected", "rej"), ("status", "status"), ("message", "message")]))
+                            ("rejected", "held"), ("status", "status"), ("message", "message")],
+                     width=terminal_width()))
 
 
 @click.group()

@@ -32,6 +32,18 @@ class DateType(click.ParamType):
             self.fail(f"{value!r} is not a date; use YYYY-MM-DD, today or yesterday.", param, ctx)
 
 
+class ProcessDate(DateType):
+    """A process date: a day that has happened (today at the latest), else a usage error naming today."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        day = super().convert(value, param, ctx)
+        today = dt.date.today()
+        if day > today:
+            self.fail(f"{day} is after today ({today}): a day that has not happened has no sales to import.",
+                      param, ctx)
+        return day
+
+
 class RemoteName(click.ParamType):
     """A register name: [A-Za-z0-9_-]{1,64}."""
 
@@ -44,14 +56,27 @@ class RemoteName(click.ParamType):
 
 
 DATE = DateType()
+PROCESS_DATE = ProcessDate()
 REMOTE = RemoteName()
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 remotes_option = click.option(
     "--remote", "-r", "remotes", type=REMOTE, multiple=True, help="Only this register (repeatable). Default: all."
 )
-date_option = click.option("--date", "-d", "process_date", type=DATE, required=True,
+date_option = click.option("--date", "-d", "process_date", type=PROCESS_DATE, required=True,
                            help="Process date: YYYY-MM-DD, today or yesterday.")
+
+
+def run_note(store: Store) -> str:
+    """One sentence about the run holding the store while a listing reads it."""
+    run = store.run or {}
+    who = run.get("command") or "a posync run"
+    pid = f" (pid {run['pid']})" if run.get("pid") else ""
+    since = f", started {run['started']}" if run.get("started") else ""
+    stage = f", now: {run['stage']}" if run.get("stage") else ""
+    shown = (f"showing main as of the last finished run ({store.as_of})" if store.as_of
+             else "no run has finished yet" if not store.is_postgres else "showing main as it is now")
+    return f"a run is in progress: {who}{pid}{since}{stage}; {shown}."
 
 
 def _with_store(create: bool = False, read_only: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -62,6 +87,8 @@ def _with_store(create: bool = False, read_only: bool = False) -> Callable[[Call
         @click.pass_context
         def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
             store: Store = open_store(ctx.obj.get("db") if ctx.obj else None, create=create, read_only=read_only)
+            if store.run is not None and not fn.__name__.startswith("status"):  # status says it in its report
+                click.echo(f"note: {run_note(store)}", err=True)
             try:
                 return fn(store, *args, **kwargs)
             finally:

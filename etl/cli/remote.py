@@ -49,8 +49,9 @@ def list_(store: Store, as_json: bool) -> None:
     if not rows:
         click.echo("no registers yet; add one with `posync remote add NAME PATH`.")
         return
-    click.echo(table(rows, [("name", "register"), ("engine", "engine"), ("mapping", "mapping"),
-                            ("reachable", "reachable"), ("last_import", "last import"), ("codes", "codes"),
+    click.echo(table(rows, [("name", "register"), ("ip", "ip"), ("engine", "engine"), ("mapping", "mapping"),
+                            ("reachable", "reachable"), ("last_sales", "last sales"), ("last_import", "last import"),
+                            ("codes", "codes"),
                             ("path", "path")]))
 
 

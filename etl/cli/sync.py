@@ -13,7 +13,7 @@ from etl import loyalty as loyalty_lib
 from etl import rules as rules_lib
 from etl import status as status_lib
 from etl import watch as watch_lib
-from etl.cli.options import DATE, json_option, pass_store, reading_store, remotes_option
+from etl.cli.options import PROCESS_DATE, json_option, pass_store, reading_store, remotes_option, run_note
 from etl.render import table, to_json
 from etl.store import Store
 from etl.sync import (
@@ -26,6 +26,7 @@ from etl.sync import (
     sync_loyalty,
     sync_rules,
 )
+from validators.findings import plural
 
 
 def _progress(enabled: bool) -> Callable[[str, str], None] | None:
@@ -41,7 +42,7 @@ def _exit(code: int) -> None:
 
 def _step_json(step: StepResult) -> dict[str, Any]:
     return {
-        "step": step.step, "exit_code": step.exit_code, "error": step.error,
+        "step": step.step, "exit_code": step.exit_code, "error": step.error, "note": step.note,
         "registers": [{"register": o.register, "status": o.status, **o.counts.__dict__, "pushed": o.pushed,
                        "message": o.message, "details": list(o.details), "transient": o.transient}
                       for o in step.outcomes],
@@ -135,9 +136,12 @@ def rules_list(store: Store, as_json: bool) -> None:
     elif not rows:
         click.echo("no commercial rules in main yet; run `posync rules sync`.")
     else:
+        for row in rows:  # a rule whose updated_at is in the future is marked: it wins every later edit
+            row["note"] = "SUSPECT: updated_at in the future" if row["suspect"] else ""
         click.echo(table(rows, [("rule_id", "rule"), ("name", "name"), ("kind", "kind"), ("params", "params"),
                                 ("valid_from", "from"), ("valid_to", "to"), ("active", "active"),
-                                ("updated_at", "updated at"), ("source_register", "from register")]))
+                                ("updated_at", "updated at"), ("source_register", "from register"),
+                                ("note", "")]))
 
 
 # --- sync and watch -----------------------------------------------------------------------------
@@ -155,13 +159,17 @@ def cycle_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def sync_text(result: SyncResult) -> str:
     """The cycle summary: one row per register, then what to read about it, then the steps."""
     rows = [r.__dict__ for r in result.lines()]
-    columns = ("register", "imported", "skipped", "rejected", "pushed", "status")
-    lines = [f"sync {result.process_date}:", table(rows, [(k, k) for k in columns])]
+    columns = [("register", "register"), ("imported", "vouchers imported"), ("skipped", "skipped"),
+               ("held_back", "held back"), ("loyalty", "loyalty"), ("rules", "rules"), ("pushed", "pushed"),
+               ("status", "status")]
+    lines = [f"sync {result.process_date}:", table(rows, columns)]
     for r in result.lines():
         lines += [f"  {r.register}: {note}" for note in r.notes]
     for step in result.steps:
         if step.error:
             lines.append(f"  {step.step}: {step.error}")
+        if step.note:
+            lines.append(f"  {step.step}: note: {step.note}")
     lines.append("steps: " + ", ".join(f"{s.step} exit {s.exit_code}" for s in result.steps)
                  + f"; exit {result.exit_code}")
     return "\n".join(lines)
@@ -173,7 +181,7 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
 
 
 @click.command("sync")
-@click.option("--date", "-d", "process_date", type=DATE, default="today", show_default=True,
+@click.option("--date", "-d", "process_date", type=PROCESS_DATE, default="today", show_default=True,
               help="Process date of the voucher import: YYYY-MM-DD, today or yesterday.")
 @cycle_options
 @json_option
@@ -190,7 +198,7 @@ def sync(store: Store, process_date: dt.date, remotes: tuple[str, ...], overwrit
 @click.command()
 @click.option("--every", "every", type=click.FloatRange(min=0.01), required=True, metavar="MINUTES",
               help="Minutes between cycle starts (fractions allowed: 0.5 = 30 s).")
-@click.option("--date", "-d", "process_date", type=DATE,
+@click.option("--date", "-d", "process_date", type=PROCESS_DATE,
               help="Fix the process date (default: the current date at each cycle).")
 @cycle_options
 @click.option("--max-runs", type=click.IntRange(min=1), help="Stop after this many cycles.")
@@ -209,45 +217,36 @@ def watch(ctx: click.Context, every: float, process_date: dt.date | None, remote
 # --- status -------------------------------------------------------------------------------------
 
 
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, dt.datetime) else "never"
-
-
-def status_text(h: status_lib.Health, target: str) -> str:
-    """The health summary a person reads in a cron mail."""
+def status_text(h: status_lib.Health, target: str, note: str | None = None) -> str:
+    """The health summary a person reads in a cron mail: each item, an example, and the command that resolves it."""
     lines = [f"posync status of {target} at {h.checked_at:%Y-%m-%d %H:%M}:"]
-    if h.stale:
-        lines.append(f"  registers with no successful import in {h.stale_hours:g} h:")
-        lines += [f"    - {r['register']}: last import {_when(r['last_import'])}" for r in h.stale]
-    if h.pending_pushes:
-        lines.append("  catalog pushes left pending (the next `posync catalogs push` reconciles them):")
-        lines += [f"    - {p['register']}: {p['mode']} push of {p['tables']} since {_when(p['created_at'])}"
-                  for p in h.pending_pushes]
-    if h.rejected_batches:
-        lines.append("  rejected imports not resolved (fix the register, then "
-                     "`posync import --date D -r R`):")
-        lines += [f"    - {b['register']} {b['process_date']}: {b['vouchers'] or 0:,} voucher(s) rejected "
-                  f"at {_when(b['rejected_at'])}" for b in h.rejected_batches]
-    if h.numbering_gaps:
-        lines.append("  numbering gaps in main (a missing number may be a sale that has not arrived):")
-        lines += [f"    - {g['message']}" for g in h.numbering_gaps]
-    if h.problems:
-        lines.append(f"needs attention: {h.problems} item(s).")
+    if note:
+        lines.append(f"  {note}")
+    for item in h.items:
+        lines.append(f"  - {item.message}")
+        if item.example:
+            lines.append(f"      e.g. {item.example}")
+        if item.command:
+            lines.append(f"      → {item.command}")
+    if h.items:
+        lines.append(f"needs attention: {plural(len(h.items), 'item')}.")
     else:
-        lines.append(f"  all well: {len(h.registers)} register(s) imported within {h.stale_hours:g} h, "
-                     "no pending pushes, no unresolved rejections, no numbering gaps.")
+        lines.append(f"  all well: {plural(len(h.registers), 'register')}, none without sales for more than "
+                     f"{plural(h.quiet_days, 'day')}; no errors, rejections, changes at source, conflicts, pending "
+                     "pushes or numbering gaps.")
     return "\n".join(lines)
 
 
 @click.command()
-@click.option("--stale-hours", type=click.FloatRange(min=0), default=status_lib.DEFAULT_STALE_HOURS,
-              show_default=True, help="A register with no successful import for longer needs a look.")
+@click.option("--quiet-days", type=click.IntRange(min=0), default=status_lib.DEFAULT_QUIET_DAYS, show_default=True,
+              help="A register with no sales in main for more days than this needs a look.")
 @json_option
 @reading_store
-def status(store: Store, stale_hours: float, as_json: bool) -> None:
+def status(store: Store, quiet_days: int, as_json: bool) -> None:
     """Health summary for monitoring; exits 1 when something needs a person."""
-    h = status_lib.health(store, stale_hours)
-    click.echo(to_json(h.as_dict()) if as_json else status_text(h, store.target))
+    h = status_lib.health(store, quiet_days)
+    note = run_note(store) if store.run is not None else None
+    click.echo(to_json(h.as_dict()) if as_json else status_text(h, store.target, note))
     _exit(h.exit_code)
 
 

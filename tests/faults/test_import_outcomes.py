@@ -108,7 +108,10 @@ def test_a_voucher_voided_after_import_is_reported_and_updated_only_with_overwri
     assert counts["caja1"]["updated"] == 0 and counts["caja1"]["skipped"] == 12
     assert world.content()["vouchers"] == before["vouchers"]
     assert world.posync.scalar("SELECT message FROM sync_log WHERE register = 'caja1' ORDER BY logged_at DESC "
-                               "LIMIT 1") == "new 0, unchanged 11, 1 changed at source, kept (use --overwrite)"
+                               "LIMIT 1") == (
+        "new 0, unchanged 11, changed at the register since their import, not applied: 1 voided (FV1 1004); apply "
+        "with `posync import --date 2026-11-26 --remote caja1 --overwrite`, or accept with `posync changes accept "
+        "--date 2026-11-26 --remote caja1 --reason \"…\"`")
 
     code, _, counts = import_json(world, "--overwrite")
 
@@ -138,7 +141,9 @@ def test_a_voucher_gone_from_the_register_is_reported_never_deleted(world: World
     assert world.content()["voucher_lines"] == before["voucher_lines"]
     message = world.posync.scalar("SELECT message FROM sync_log WHERE register = 'caja2' ORDER BY logged_at DESC "
                                   "LIMIT 1")
-    assert message.endswith("1 in main but no longer at the register (kept)")
+    assert message.endswith("not applied: 1 gone from the register (FV2 1003); a voucher gone from the register is "
+                            "never deleted; once checked, accept with `posync changes accept --date 2026-11-26 "
+                            "--remote caja2 --reason \"…\"`")
 
 
 @pytest.mark.fault(24)

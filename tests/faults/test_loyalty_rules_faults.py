@@ -13,9 +13,6 @@ import pytest
 
 from tests.faults.conftest import DAY1, World, assert_invariants
 
-pytest.importorskip("etl.loyalty")
-pytest.importorskip("etl.rules")
-
 
 def _step(world: World, *args: str) -> tuple[int, dict[str, dict[str, Any]]]:
     result = world.posync(*args, "--json")
