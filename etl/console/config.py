@@ -27,6 +27,15 @@ def is_loopback(host: str) -> bool:
         return False  # a name other than localhost may resolve anywhere: treat it as the network
 
 
+def size_text(n: int) -> str:
+    """A size as a person reads it.
+
+    >>> size_text(1000), size_text(64 * 1024 * 1024)
+    ('1,000 bytes', '64 MB')
+    """
+    return f"{n:,} bytes" if n < 1_048_576 else f"{n / 1_048_576:.3g} MB"
+
+
 def new_token() -> str:
     """A random token for a console bound to the network."""
     return secrets.token_urlsafe(24)

@@ -6,7 +6,8 @@
   auth cookie set by /login or by `?token=` (then dropped from the URL), or `Authorization: Bearer`.
 - Body size: Content-Length and the bytes actually received are capped (an upload gets its own cap).
 - Session: a random cookie per browser; the CSRF token is an HMAC of it under a per-process secret.
-- Headers: a CSP without inline scripts, no framing (but the report frame), no sniffing, no referrer.
+- Headers: a CSP without inline scripts, no framing (but the report frame), no sniffing, no referrer to other
+  sites (a browser then sends its true Origin with a POST: under no-referrer it sends "null").
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from etl.console.config import ConsoleConfig
+from etl.console.config import ConsoleConfig, size_text
 from etl.console.i18n import _
 
 Scope = MutableMapping[str, Any]
@@ -144,7 +145,7 @@ class Guard:
         limit = self._limit(scope)
         declared = _header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            await _plain(send, 413, _too_large(limit, scope), extra)
+            await _plain(send, 413, _too_large(limit, scope, self.config), extra)
             return
         await self.app(scope, _capped(receive, limit), _with_headers(send, scope, extra))
 
@@ -190,9 +191,10 @@ def _hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
-def _too_large(limit: int, scope: Scope) -> str:
-    what = _("the upload") if scope["path"] == "/catalogs/load" else _("the request")
-    return _("%(what)s is larger than %(mb)s MB; nothing was saved.", what=what, mb=f"{limit / 1_048_576:.1f}")
+def _too_large(limit: int, scope: Scope, config: ConsoleConfig) -> str:
+    if scope["path"] == "/catalogs/load":
+        return _("the upload is larger than %(size)s; nothing was saved.", size=size_text(config.max_upload_bytes))
+    return _("the request is larger than %(size)s; nothing was saved.", size=size_text(limit))
 
 
 class BodyTooLarge(Exception):
@@ -221,7 +223,7 @@ def _with_headers(send: Send, scope: Scope, extra: list[tuple[bytes, bytes]]) ->
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
             names = {k.lower() for k, _v in headers}
-            base = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+            base = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
                     (b"content-security-policy", (REPORT_CSP if report else CSP).encode()),
                     (b"x-frame-options", b"SAMEORIGIN" if report else b"DENY")]
             headers += [h for h in base if h[0] not in names] + extra

@@ -23,6 +23,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from etl import paths
+from etl.console.config import size_text
 from etl.console.i18n import _
 from etl.console.security import csrf_ok
 from etl.errors import ConfigError
@@ -30,6 +31,7 @@ from etl.errors import ConfigError
 EXTENSIONS = (".csv", ".parquet", ".pq")
 NAME_RE = re.compile(r"[^\x00-\x1f\x7f/\\:]{1,120}")
 FIELD_LIMIT = 4096
+STALE = _("the form's security token is missing or stale; reload the page and try again.")
 
 
 class UploadRefused(ConfigError):
@@ -106,8 +108,7 @@ class _Receiver:
         if not filename:  # no file chosen: browsers send an empty part
             return
         if not csrf_ok(self.request, self.upload.fields.get("csrf")):
-            raise UploadRefused(_("the form's security token is missing or stale; reload the page and try again."),
-                                403)
+            raise UploadRefused(STALE, 403)
         if self.upload.file is not None:
             raise UploadRefused(_("send one file at a time."))
         name = safe_name(filename)
@@ -122,8 +123,8 @@ class _Receiver:
         if self.out is not None:
             self.size += len(chunk)
             if self.size > self.limit:
-                raise UploadRefused(_("the upload is larger than %(mb)s MB; nothing was saved.",
-                                      mb=f"{self.limit / 1_048_576:.1f}"), 413)
+                raise UploadRefused(_("the upload is larger than %(size)s; nothing was saved.",
+                                      size=size_text(self.limit)), 413)
             self.out.write(chunk)
         elif len(self.value) + len(chunk) > FIELD_LIMIT:
             raise UploadRefused(_("a form field is too long."))
@@ -148,6 +149,10 @@ async def receive(request: Request, data_dir: Path, limit: int) -> Upload:
     """Parse a multipart form with one catalog file into data_dir/uploads; the caller discards it when done."""
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data" or b"boundary" not in options:
+        form = await request.form(max_files=0, max_fields=50)  # only to tell a forged post from a wrong one
+        token = form.get("csrf")
+        if not csrf_ok(request, token if isinstance(token, str) else None):
+            raise UploadRefused(STALE, 403)
         raise UploadRefused(_("send the catalog as a form upload (multipart/form-data)."))
     receiver = _Receiver(request, data_dir, limit)
     callbacks = {name: getattr(receiver, name) for name in (
@@ -163,6 +168,9 @@ async def receive(request: Request, data_dir: Path, limit: int) -> Upload:
         if isinstance(err, MultipartParseError):
             raise UploadRefused(_("the upload could not be read as a form; try again.")) from None
         raise
+    if not csrf_ok(request, receiver.upload.fields.get("csrf")):
+        receiver.upload.discard()
+        raise UploadRefused(STALE, 403)
     if receiver.upload.file is None:
         raise UploadRefused(_("choose a CSV or Parquet file to upload."))
     return receiver.upload

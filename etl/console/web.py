@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import click
+import markupsafe
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from etl.console.security import FORM_LIMIT, Secrets, csrf_ok, same_origin, sess
 from etl.engines import is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
 from etl.store import Store, open_store
+from validators.report import prose
 
 HERE = Path(__file__).parent
 
@@ -63,6 +65,7 @@ def templates() -> Jinja2Templates:
     env_templates = Jinja2Templates(directory=str(HERE / "templates"))
     i18n.install(env_templates.env)
     env_templates.env.globals["when"] = when
+    env_templates.env.filters["prose"] = lambda t: markupsafe.Markup(prose(str(t)))  # `cmd` → <code>, escaped
     env_templates.env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else ("" if n is None else n)
     return env_templates
 

@@ -29,6 +29,7 @@ from etl.catalogs import (
 )
 from etl.cli.catalogs import MODE_HELP
 from etl.console import uploads
+from etl.console.config import size_text
 from etl.console.gate import ConsoleBusy
 from etl.console.i18n import _
 from etl.console.jobs import Progress, View, Work
@@ -61,7 +62,7 @@ async def catalogs_page(request: Request, *, error: str | None = None, status: i
         **data, "error": error, "form": form or {}, "modes": MODES, "mode_help": MODE_HELP,
         "tables": CATALOG_TABLES, "selected": set(form.getlist("remote")) if form else set(),
         "chosen_tables": set(form.getlist("table")) if form else set(),
-        "max_mb": f"{console(request).config.max_upload_bytes / 1_048_576:g}"}, status)
+        "max_size": size_text(console(request).config.max_upload_bytes)}, status)
 
 
 # -- load ----------------------------------------------------------------------------------------------------
@@ -91,9 +92,9 @@ async def load(request: Request) -> Response:
         folder = await run_in_threadpool(paths.usable, c.data_dir, c.config.target)
         upload = await uploads.receive(request, folder, c.config.max_upload_bytes)
     except BodyTooLarge:
-        mb = f"{c.config.max_upload_bytes / 1_048_576:.1f}"
-        return await catalogs_page(request, error=_("the upload is larger than %(mb)s MB; nothing was saved.", mb=mb),
-                                   status=413)
+        size = size_text(c.config.max_upload_bytes)
+        return await catalogs_page(request, error=_("the upload is larger than %(size)s; nothing was saved.",
+                                                    size=size), status=413)
     except PosyncError as err:
         return await catalogs_page(request, error=str(err), status=status_for(err))
     table = upload.fields.get("table", "")

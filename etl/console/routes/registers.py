@@ -32,7 +32,9 @@ def _health(row: dict[str, Any], health: status_lib.Health) -> tuple[str, str]:
         return "warn", _("rejected import not resolved: %(days)s", days=days)
     if any(s["register"] == name for s in health.stale):
         return "warn", _("no successful import in %(h)s h", h=f"{health.stale_hours:g}")
-    return "ok", _("imported recently")
+    if not row["last_import"]:
+        return "ok", _("reachable; nothing imported yet")
+    return "ok", _("imported within %(h)s h", h=f"{health.stale_hours:g}")
 
 
 def _read(store: Store | None) -> dict[str, Any]:
