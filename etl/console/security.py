@@ -69,6 +69,11 @@ class Secrets:
         return self.sign("auth:" + (self.token or ""))
 
 
+def stale() -> str:
+    """What a POST without its CSRF token is told (translated when said, not when imported)."""
+    return _("the form's security token is missing or stale; reload the page and try again.")
+
+
 def session_of(request: Request) -> str:
     return str(request.scope["state"]["session"])
 

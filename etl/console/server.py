@@ -23,6 +23,7 @@ Echo = Callable[[str], None]
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port, or ConfigError naming the address and the fix."""
+    sock: socket.socket | None = None
     try:
         family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
@@ -30,6 +31,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
         sock.listen(64)
     except OSError as err:
+        if sock is not None:
+            sock.close()
         raise ConfigError(_("cannot listen on %(host)s port %(port)s (%(why)s); choose another with --port or --host.",
                             host=host, port=port, why=err.strerror or err)) from None
     return sock

@@ -25,13 +25,12 @@ from starlette.requests import Request
 from etl import paths
 from etl.console.config import size_text
 from etl.console.i18n import _
-from etl.console.security import csrf_ok
+from etl.console.security import csrf_ok, stale
 from etl.errors import ConfigError
 
 EXTENSIONS = (".csv", ".parquet", ".pq")
 NAME_RE = re.compile(r"[^\x00-\x1f\x7f/\\:]{1,120}")
 FIELD_LIMIT = 4096
-STALE = _("the form's security token is missing or stale; reload the page and try again.")
 
 
 class UploadRefused(ConfigError):
@@ -108,7 +107,7 @@ class _Receiver:
         if not filename:  # no file chosen: browsers send an empty part
             return
         if not csrf_ok(self.request, self.upload.fields.get("csrf")):
-            raise UploadRefused(STALE, 403)
+            raise UploadRefused(stale(), 403)
         if self.upload.file is not None:
             raise UploadRefused(_("send one file at a time."))
         name = safe_name(filename)
@@ -152,7 +151,7 @@ async def receive(request: Request, data_dir: Path, limit: int) -> Upload:
         form = await request.form(max_files=0, max_fields=50)  # only to tell a forged post from a wrong one
         token = form.get("csrf")
         if not csrf_ok(request, token if isinstance(token, str) else None):
-            raise UploadRefused(STALE, 403)
+            raise UploadRefused(stale(), 403)
         raise UploadRefused(_("send the catalog as a form upload (multipart/form-data)."))
     receiver = _Receiver(request, data_dir, limit)
     callbacks = {name: getattr(receiver, name) for name in (
@@ -170,7 +169,7 @@ async def receive(request: Request, data_dir: Path, limit: int) -> Upload:
         raise
     if not csrf_ok(request, receiver.upload.fields.get("csrf")):
         receiver.upload.discard()
-        raise UploadRefused(STALE, 403)
+        raise UploadRefused(stale(), 403)
     if receiver.upload.file is None:
         raise UploadRefused(_("choose a CSV or Parquet file to upload."))
     return receiver.upload

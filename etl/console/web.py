@@ -15,7 +15,7 @@ import markupsafe
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -24,9 +24,8 @@ from etl.console import i18n
 from etl.console.autosync import AutoSync
 from etl.console.config import ConsoleConfig
 from etl.console.gate import Holder, StoreGate
-from etl.console.i18n import _
 from etl.console.jobs import Jobs, Work
-from etl.console.security import FORM_LIMIT, Secrets, csrf_ok, same_origin, session_of
+from etl.console.security import FORM_LIMIT, Secrets, csrf_ok, same_origin, session_of, stale
 from etl.engines import is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
 from etl.store import Store, open_store
@@ -119,7 +118,7 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form(max_files=0, max_fields=200, max_part_size=FORM_LIMIT)
     token = form.get("csrf")
     if not same_origin(request) or not csrf_ok(request, token if isinstance(token, str) else None):
-        raise Forbidden(_("the form's security token is missing or stale; reload the page and try again."))
+        raise Forbidden(stale())
     return form
 
 
@@ -208,7 +207,3 @@ def action(back: PageFn) -> Callable[[Handler], Callable[[Request], Awaitable[Re
 
 def post(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
     return Route(path, endpoint, methods=["POST"])
-
-
-def html(text_: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(text_, status_code=status)

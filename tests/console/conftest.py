@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,21 @@ def console_for(db: Path, **config: Any) -> Iterator[Console]:
     app = create_app(ConsoleConfig(db=str(db), **config))
     with TestClient(app, base_url="http://127.0.0.1:8765", client=("127.0.0.1", 50000)) as client:
         yield Console(client, Posync(db))
+
+
+def start_console(db: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str,
+                                                                                  list[str]]:
+    """`posync --db DB console --port 0 ARGS` in a subprocess: (process, its URL, the lines it printed)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "etl", "--db", str(db), "console", "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    lines = []
+    while (line := proc.stdout.readline()) and "stop with Ctrl-C" not in line:
+        lines.append(line.rstrip("\n"))
+    match = re.search(r"open (http://127\.0\.0\.1:\d+/)", "\n".join(lines))
+    assert match, (lines, proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+    return proc, match.group(1), lines
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ from etl.console.config import size_text
 from etl.console.gate import ConsoleBusy
 from etl.console.i18n import _
 from etl.console.jobs import Progress, View, Work
-from etl.console.security import BodyTooLarge, same_origin
+from etl.console.security import BodyTooLarge, same_origin, stale
 from etl.console.web import Forbidden, action, console, page, post, reading, start, status_for, text, texts
 from etl.errors import ConfigError, PosyncError
 from etl.schema import CATALOG_TABLES
@@ -86,7 +86,7 @@ async def load(request: Request) -> Response:
     c = console(request)
     try:
         if not same_origin(request):
-            raise Forbidden(_("the form's security token is missing or stale; reload the page and try again."))
+            raise Forbidden(stale())
         if c.gate.writer is not None:  # refuse before receiving a file that could not be used now
             raise ConsoleBusy(c.gate.writer)
         folder = await run_in_threadpool(paths.usable, c.data_dir, c.config.target)
