@@ -63,6 +63,10 @@ def serve(config: ConsoleConfig, echo: Echo) -> None:
     url = url_of(sock, config.host)
     echo(_("posync console for the main store %(target)s", target=postgres.redact(config.target)))
     echo(_("  open %(url)s", url=url))
+    if not config.loopback:
+        port = sock.getsockname()[1]
+        echo(_("  from other machines: http://%(host)s:%(port)s/ (this machine's name or address)",
+               host=socket.gethostname(), port=port))
     if config.token:
         echo(_("  token: %(token)s (sign in with it, or open %(url)s?token=%(token)s)", token=config.token, url=url))
     echo(_("  stop with Ctrl-C; a job in progress finishes first (up to %(s)s s)", s=int(SHUTDOWN_WAIT)))

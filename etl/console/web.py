@@ -100,8 +100,8 @@ def page(request: Request, name: str, context: dict[str, Any] | None = None, sta
         "target": c.config.target,
         "path": request.url.path,
     }
-    return request.app.state.templates.TemplateResponse(request, name, {**common, **(context or {})},
-                                                        status_code=status)
+    engine: Jinja2Templates = request.app.state.templates
+    return engine.TemplateResponse(request, name, {**common, **(context or {})}, status_code=status)
 
 
 def status_for(err: PosyncError) -> int:
@@ -131,7 +131,7 @@ def texts(form: FormData, name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip())
 
 
-def convert(kind: click.ParamType, value: str, what: str) -> Any:
+def convert(kind: click.ParamType[Any], value: str, what: str) -> Any:
     """A value through the CLI's own click type (the same rule and sentence as `posync … --what`)."""
     try:
         return kind.convert(value, None, None)

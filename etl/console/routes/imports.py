@@ -20,9 +20,9 @@ from etl.store import Store
 from validators.report import headline, next_steps, rejections, render
 
 
-def _request(form: FormData, **flags: bool) -> ImportRequest:
+def _request(form: FormData, validate_only: bool = False, overwrite: bool = False) -> ImportRequest:
     day: dt.date = convert(DATE, text(form, "date", "yesterday"), _("process date"))
-    return ImportRequest(day, texts(form, "remote"), all_or_nothing=bool(text(form, "all_or_nothing")), **flags)
+    return ImportRequest(day, texts(form, "remote"), overwrite, bool(text(form, "all_or_nothing")), validate_only)
 
 
 def report_context(result: ImportResult) -> dict[str, Any]:
