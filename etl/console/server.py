@@ -9,6 +9,7 @@ import socket
 import threading
 import webbrowser
 from collections.abc import Callable, Iterator
+from types import FrameType
 
 import uvicorn
 
@@ -56,6 +57,18 @@ def _quiet_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, telling the app the moment a stop is asked: open event streams end, so shutdown need not wait."""
+
+    def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
+        super().__init__(config)
+        self.stopping = stopping
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+        super().handle_exit(sig, frame)
+
+
 def serve(config: ConsoleConfig, echo: Echo) -> None:
     """Serve the console for config.db until stopped."""
     app = create_app(config)
@@ -73,8 +86,8 @@ def serve(config: ConsoleConfig, echo: Echo) -> None:
     if config.open_browser:
         target = f"{url}?token={config.token}" if config.token else url
         threading.Timer(0.8, webbrowser.open, args=(target,)).start()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                           timeout_graceful_shutdown=5))
+    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                    timeout_graceful_shutdown=5), app.state.stopping)
     with _quiet_signals():
         server.run(sockets=[sock])
     echo(_("posync console stopped."))
