@@ -189,3 +189,4 @@ def run(folder: Path, invoke: Callable[[list[str]], int], echo: Callable[[str], 
     echo(f"  - the validation report: {folder}/validation-{DEMO_START}.html")
     echo(f"  - the main store: posync --db {folder}/posync.duckdb log")
     echo(f"  - the registers: {folder}/registers/")
+    echo(f"  - the same in a browser (Ctrl-C stops it): posync --db {folder}/posync.duckdb console --open")

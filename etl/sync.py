@@ -357,7 +357,7 @@ def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...],
     if not todo:
         return StepResult("catalogs", tuple(outcomes))
     try:
-        result = push_catalogs(store, PushRequest(mode=request.catalogs, remotes=todo))
+        result = push_catalogs(store, PushRequest(mode=request.catalogs, remotes=todo, progress=request.progress))
     except PosyncError as err:
         return StepResult("catalogs", tuple(outcomes), err.exit_code, str(err))
     outcomes += [_push_outcome(r) for r in result.registers]

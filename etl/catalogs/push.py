@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -65,6 +65,7 @@ class PushRequest:
     sql_dir: Path | None = None
     force: bool = False
     verify: bool = False
+    progress: Callable[[str, str], None] | None = field(default=None, compare=False)  # (register, what now)
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,12 @@ def push_catalogs(store: Store, request: PushRequest) -> PushResult:
     sql_dir = request.sql_dir
     if request.dry_run and sql_dir is None:
         sql_dir = paths.confined(store.data_dir, "sql", run_id)
+    say = request.progress or (lambda _r, _m: None)
     results = []
     for remote in remotes:
+        say(remote.name, f"{request.mode} push")
         results.append(_guarded(store, remote, request, tables, sql_dir, run_id))
+        say(remote.name, results[-1].status)
     return PushResult(request.mode, tuple(results), never)
 
 
