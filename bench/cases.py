@@ -6,12 +6,14 @@ clock starts). posync is always run through its CLI, exactly as cron would run i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -409,6 +411,53 @@ def scale_history(b: Bench) -> None:
              f"{peaks[1]:.0f} → {peaks[7]:.0f} → {peaks[30]:.0f} MB ({growth:.2f}×)", growth <= FLAT, "import")
 
 
+RANGE_DATES = 7
+RANGE_HISTORY = 365  # a year of history: the file a register really keeps, which every snapshot copies
+RANGE_VOUCHERS = 200  # a small shop's day: the catch-up cost is the snapshots, not the rows
+
+
+def import_range(b: Bench) -> None:
+    """Catching up a week: `import --from D1 --to D7` against seven `import --date D` run one after another.
+
+    Both start from a main without those dates. The range copies, hashes and checks each register once
+    and reads the seven dates from the same snapshot; the singles pay that for every date.
+    """
+    regs = ds.registers(REGISTERS, RANGE_HISTORY, max(20, round(RANGE_VOUCHERS * b.scale)), b.say)
+    dates = [str(regs.day - timedelta(days=RANGE_DATES - 1 - i)) for i in range(RANGE_DATES)]
+    where = RUNS / f"range-{regs.key}"
+    template = ds.empty_main(regs, REGISTERS, b.say)
+    ranged = posync_command("posync import, 7-date range", where / "range", template,
+                            "import", "--from", dates[0], "--to", dates[-1])
+    singles_dir = where / "singles"
+    main = singles_dir / "posync" / "main.duckdb"
+    script = " && ".join(f'"$1" --db "$2" import --date {d} > /dev/null' for d in dates)
+    singles = Command("posync import, 7 single dates", ("sh", "-c", script, "sh", ds.POSYNC, str(main)),
+                      singles_dir / "logs", prepare=lambda: ds.fresh_copy(template, singles_dir / "posync"),
+                      cwd=ds.REPO)
+    b.say(f"  {regs.key}: {RANGE_DATES} dates of {REGISTERS} registers with {RANGE_HISTORY} days of history")
+    r, s = measure([ranged, singles], b.big_runs, say=b.say)
+    rows = sum(_range_rows(regs, dates))
+    ratio = s.seconds / r.seconds
+    b.results.append(Result.of("range", f"import a {RANGE_DATES}-date range ({RANGE_HISTORY}-day history)", rows,
+                               r, s, ratio, "single imports' time / the range's"))
+    b.to_profile["range"] = ranged
+    b.target("a 7-date range against 7 single imports", "≥ 3× faster", f"{ratio:.2f}×", ratio >= 3, "range")
+
+
+def _range_rows(regs: ds.RegisterSet, dates: list[str]) -> list[int]:
+    """Header + line rows of each date at every register (the rows the range moves)."""
+    import sqlite3
+
+    out = []
+    for _, path in regs.pairs():
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            out.append(sum(con.execute(
+                "SELECT (SELECT count(*) FROM vouchers WHERE date = ?) + (SELECT count(*) FROM voucher_lines l "
+                "JOIN vouchers v USING (voucher_code, number) WHERE v.date = ?)", [d, d]).fetchone()[0]
+                for d in dates))
+    return out
+
+
 CASES: dict[str, Callable[[Bench], None]] = {
     "import": import_insert,
     "overwrite": import_overwrite,
@@ -419,6 +468,7 @@ CASES: dict[str, Callable[[Bench], None]] = {
     "scale_volume": scale_volume,
     "scale_registers": scale_registers,
     "scale_history": scale_history,
+    "range": import_range,
 }
 
 

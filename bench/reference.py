@@ -2,8 +2,12 @@
 
 - `limit`: the plain-DuckDB limit. A hand-written script that attaches each register and runs
   `INSERT INTO main… SELECT … FROM reg… WHERE date = …`, one transaction per register, into
-  tables of the same types as posync's main (DECIMAL(18,2), …). No copy, no checks, no hashes:
+  tables of the same types as posync's main (DECIMAL(18,4), …). No copy, no checks, no hashes:
   nothing posync does can be faster than this, so it is the ceiling for throughput.
+- `adbc`: the pushdown reference. Each register's day read by SQLite itself through Apache Arrow's
+  ADBC driver (`WHERE date = ?` and the header join run by SQLite, so the cost follows the day's
+  rows, not the history), handed to DuckDB as Arrow and `INSERT … SELECT`ed with the casts to
+  main's types, one transaction per register. No copy, no checks, no hashes.
 - `dlt`: the general-purpose loader a user would otherwise pick. The same day, read with DuckDB
   from the registers into the same Arrow tables posync stages (canonical types), loaded by
   `dlt` into a DuckDB file with `write_disposition="merge"` and the natural primary keys.
@@ -28,19 +32,19 @@ DLT_ENV = {"RUNTIME__DLTHUB_TELEMETRY": "false", "RUNTIME__LOG_LEVEL": "WARNING"
 MAIN_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "vouchers": (
         ("register", "VARCHAR"), ("voucher_code", "VARCHAR"), ("number", "BIGINT"), ("date", "DATE"),
-        ("issued_at", "TIMESTAMP"), ("customer_id", "VARCHAR"), ("subtotal", "DECIMAL(18,2)"),
-        ("tax", "DECIMAL(18,2)"), ("total", "DECIMAL(18,2)"), ("status", "VARCHAR"), ("updated_at", "TIMESTAMP"),
+        ("issued_at", "TIMESTAMP"), ("customer_id", "VARCHAR"), ("subtotal", "DECIMAL(18,4)"),
+        ("tax", "DECIMAL(18,4)"), ("total", "DECIMAL(18,4)"), ("status", "VARCHAR"), ("updated_at", "TIMESTAMP"),
         ("content_hash", "VARCHAR"), ("imported_at", "TIMESTAMP"),
     ),
     "voucher_lines": (
         ("register", "VARCHAR"), ("voucher_code", "VARCHAR"), ("number", "BIGINT"), ("line_no", "INTEGER"),
-        ("product_id", "VARCHAR"), ("quantity", "DECIMAL(18,3)"), ("unit_price", "DECIMAL(18,2)"),
-        ("discount", "DECIMAL(18,2)"), ("tax", "DECIMAL(18,2)"), ("total", "DECIMAL(18,2)"),
+        ("product_id", "VARCHAR"), ("quantity", "DECIMAL(18,3)"), ("unit_price", "DECIMAL(18,4)"),
+        ("discount", "DECIMAL(18,4)"), ("tax", "DECIMAL(18,4)"), ("total", "DECIMAL(18,4)"),
         ("imported_at", "TIMESTAMP"),
     ),
     "payments": (
         ("register", "VARCHAR"), ("voucher_code", "VARCHAR"), ("number", "BIGINT"), ("seq", "INTEGER"),
-        ("method_id", "VARCHAR"), ("amount", "DECIMAL(18,2)"), ("imported_at", "TIMESTAMP"),
+        ("method_id", "VARCHAR"), ("amount", "DECIMAL(18,4)"), ("imported_at", "TIMESTAMP"),
     ),
 }
 KEYS = {
@@ -114,6 +118,50 @@ def limit(main: Path, registers: Sequence[tuple[str, str]], day: str) -> int:
     return rows
 
 
+def sqlite_day_select(table: str, register: str) -> str:
+    """The day's rows of one table in SQLite's own SQL (the date bound as `?`), for the ADBC reference.
+
+    >>> print(sqlite_day_select("payments", "caja1"))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT 'caja1' AS register, t."voucher_code", t."number", t."seq", t."method_id", t."amount"
+    FROM "payments" t JOIN "vouchers" h ON h."voucher_code" = t."voucher_code" AND h."number" = t."number"
+    WHERE h."date" = ?
+    """
+    cols = ", ".join(f't."{c}"' for c, _ in source_columns(table))
+    head = f'SELECT {literal(register)} AS register, {cols} FROM "{table}" t'
+    if table == "vouchers":
+        return f'{head} WHERE t."date" = ?'
+    return (f'{head} JOIN "vouchers" h ON h."voucher_code" = t."voucher_code" AND h."number" = t."number" '
+            f'WHERE h."date" = ?')
+
+
+def adbc(main: Path, registers: Sequence[tuple[str, str]], day: str) -> int:
+    """The ADBC pushdown reference: SQLite filters and joins, DuckDB casts and inserts, per register."""
+    import adbc_driver_sqlite.dbapi as sqlite_adbc
+
+    con = _connect(str(main))
+    for table, cols in MAIN_COLUMNS.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{c} {t}' for c, t in cols)})")
+    rows = 0
+    for name, path in registers:
+        reg = sqlite_adbc.connect(f"file:{path}?mode=ro")
+        try:
+            con.execute("BEGIN")
+            for table in MAIN_COLUMNS:
+                cursor = reg.cursor()
+                cursor.execute(sqlite_day_select(table, name), [day])
+                day_rows = cursor.fetch_arrow_table()  # noqa: F841 - read by DuckDB below, by name
+                cursor.close()
+                casts = ", ".join(f"CAST({c} AS {t})" for c, t in MAIN_COLUMNS[table] if c not in _NOT_SOURCE)
+                tail = "NULL, now()::TIMESTAMP" if table == "vouchers" else "now()::TIMESTAMP"
+                inserted = con.execute(f"INSERT INTO {table} SELECT register, {casts}, {tail} FROM day_rows").fetchone()
+                rows += int(inserted[0]) if inserted else 0
+            con.execute("COMMIT")
+        finally:
+            reg.close()
+    con.close()
+    return rows
+
+
 def dlt_load(dest: Path, work: Path, registers: Sequence[tuple[str, str]], day: str) -> int:
     """The same day through dlt: Arrow tables per register and table, merged on the primary key."""
     for key, value in DLT_ENV.items():
@@ -155,15 +203,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     lim = sub.add_parser("limit", help="plain DuckDB INSERT … SELECT, one transaction per register")
     lim.add_argument("--main", type=Path, required=True)
+    ad = sub.add_parser("adbc", help="the day read by SQLite through ADBC, inserted by DuckDB")
+    ad.add_argument("--main", type=Path, required=True)
     dl = sub.add_parser("dlt", help="dlt merge of the same Arrow tables")
     dl.add_argument("--dest", type=Path, required=True)
     dl.add_argument("--work", type=Path, required=True)
-    for p in (lim, dl):
+    for p in (lim, ad, dl):
         p.add_argument("--date", required=True)
         p.add_argument("registers", nargs="+", metavar="NAME=PATH")
     args = parser.parse_args(argv)
     if args.what == "limit":
         rows = limit(args.main, _pairs(args.registers), args.date)
+    elif args.what == "adbc":
+        rows = adbc(args.main, _pairs(args.registers), args.date)
     else:
         rows = dlt_load(args.dest, args.work, _pairs(args.registers), args.date)
     print(f"{args.what}: {rows} rows")

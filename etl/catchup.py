@@ -1,47 +1,89 @@
-"""Which process dates still need an import: nothing a register sold is left behind (FAULTS 45).
+"""Which process dates an import covers: one date, a range, or each register's dates since its last clean import.
 
-A date is complete for a register once an import of it ran after the date had ended; one that ran
-during the day (a `watch` cycle at 20:00) may have missed the day's last sales. For each register,
-the dates from the one after its last complete date (or its first imported date, when none is
-complete yet) up to yesterday still need an import. A register never imported has none: a new
-install starts from today.
+`--since-last`: for each register, every date after its last clean import up to yesterday (or today).
+A date's import is clean when everything it read landed (status ok, or skipped as identical to such
+an import) and it ran after the date had ended: one that ran during the day (a `watch` cycle at 20:00)
+may have missed the day's last sales (FAULTS 45). An undone import does not count. A register never
+imported cleanly starts from its first attempted date, or, never tried at all, from the last date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
+from etl.errors import ConfigError
 from etl.store import Store
 
-LOOK_BACK_DAYS = 31  # never reach further back than this on its own; a range import does the rest
+LOOK_BACK_DAYS = 31  # how far `watch` reaches back on its own; `import --since-last` has no such limit
+MAX_DATES = 366  # a longer range is almost certainly a typo
 
 _PER_REGISTER = """
-WITH imports AS (
-    SELECT register, process_date, max(logged_at) AS last_at FROM sync_log
-    WHERE action = 'import' AND status IN ('ok', 'partial', 'skipped') AND process_date IS NOT NULL
+WITH undone AS (SELECT register, process_date, max(logged_at) AS at FROM sync_log
+                WHERE action = 'import undo' GROUP BY ALL),
+     imports AS (
+    SELECT l.register, l.process_date, max(l.logged_at) FILTER (l.status IN ('ok', 'skipped')) AS clean_at,
+           count(*) AS tried
+    FROM sync_log l LEFT JOIN undone u USING (register, process_date)
+    WHERE l.action = 'import' AND l.process_date IS NOT NULL AND (u.at IS NULL OR l.logged_at > u.at)
     GROUP BY ALL)
 SELECT r.name,
-       max(i.process_date) FILTER (i.last_at >= i.process_date + INTERVAL 1 DAY) AS complete,
+       max(i.process_date) FILTER (i.clean_at >= i.process_date + INTERVAL 1 DAY) AS clean,
        min(i.process_date) AS first
 FROM remotes r LEFT JOIN imports i ON i.register = r.name
-WHERE ?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], r.name)
-GROUP BY r.name
+WHERE list_contains(?::VARCHAR[], r.name)
+GROUP BY r.name ORDER BY r.name
 """
 
+Schedule = tuple[tuple[dt.date, tuple[str, ...]], ...]  # (date, registers importing it), oldest first
 
-def dates_to_complete(store: Store, today: dt.date, registers: tuple[str, ...] = ()) -> tuple[dt.date, ...]:
-    """The dates before today that some register has not had a complete import of, oldest first."""
-    names = list(registers) or None
-    earliest = today - dt.timedelta(days=LOOK_BACK_DAYS)
-    starts = []
-    for _name, complete, first in store.con.execute(_PER_REGISTER, [names, names]).fetchall():
-        start = complete + dt.timedelta(days=1) if complete else first
-        if start is not None:
-            starts.append(max(start, earliest))
-    if not starts:
-        return ()
-    day, dates = min(starts), []
-    while day < today:
-        dates.append(day)
-        day += dt.timedelta(days=1)
-    return tuple(dates)
+
+@dataclass(frozen=True)
+class Selection:
+    """The dates of a run: which registers import which date, and what the selection decided, in words."""
+
+    schedule: Schedule
+    notes: tuple[str, ...] = ()
+
+    @property
+    def dates(self) -> tuple[dt.date, ...]:
+        return tuple(day for day, _ in self.schedule)
+
+
+def days(first: dt.date, last: dt.date) -> tuple[dt.date, ...]:
+    """Every date from first to last, both included.
+
+    >>> days(dt.date(2026, 11, 24), dt.date(2026, 11, 26))[-1]
+    datetime.date(2026, 11, 26)
+    """
+    if last < first:
+        raise ConfigError(f"--from {first} is after --to {last}; give the earlier date first.")
+    count = (last - first).days + 1
+    if count > MAX_DATES:
+        raise ConfigError(f"--from {first} --to {last} is {count} dates; import at most {MAX_DATES} at a time.")
+    return tuple(first + dt.timedelta(days=i) for i in range(count))
+
+
+def every(dates: tuple[dt.date, ...], registers: tuple[str, ...]) -> Selection:
+    """The same registers on every date."""
+    return Selection(tuple((day, registers) for day in dates))
+
+
+def since_last(store: Store, registers: tuple[str, ...], last: dt.date, look_back: int | None = None) -> Selection:
+    """For each register, the dates after its last clean import up to `last` (see the module doc)."""
+    earliest = last - dt.timedelta(days=look_back) if look_back is not None else None
+    wanted: dict[dt.date, list[str]] = {}
+    notes: list[str] = []
+    for name, clean, first in store.con.execute(_PER_REGISTER, [list(registers)]).fetchall():
+        start = clean + dt.timedelta(days=1) if clean else (first or last)
+        if clean is None:
+            notes.append(f"{name} has no clean import yet: from {min(start, last)}"
+                         + ("" if first else " (never imported; use --from for its history)"))
+        if earliest is not None and start < earliest:
+            notes.append(f"{name}: dates before {earliest} left for `posync import --since-last`")
+            start = earliest
+        day = min(start, last) if clean is None else start
+        while day <= last:
+            wanted.setdefault(day, []).append(name)
+            day += dt.timedelta(days=1)
+    return Selection(tuple((day, tuple(names)) for day, names in sorted(wanted.items())), tuple(notes))

@@ -113,11 +113,15 @@ def pending(con: duckdb.DuckDBPyConnection, register: str, process_date: dt.date
     return Changes(register, process_date, {k: int(n) for k, n, _ in rows}, {k: tuple(e) for k, _, e in rows})
 
 
-def record(con: duckdb.DuckDBPyConnection, register: str, process_date: dt.date, overwrite: bool) -> None:
+def record(con: duckdb.DuckDBPyConnection, register: str, process_date: dt.date, overwrite: bool,
+           batch_id: str) -> None:
     """Inside the register's merge transaction: its pending differences for the date become what this import saw.
 
     Vouchers held back now keep whatever was recorded for them before (this import could not judge them).
+    What was recorded before is saved with the batch, for `import undo`.
     """
+    con.execute("INSERT INTO batch_saved_source_changes SELECT ?, * FROM source_changes "
+                "WHERE register = ? AND process_date = ?", [batch_id, register, process_date])
     con.execute("""DELETE FROM source_changes WHERE register = ? AND process_date = ? AND status = 'pending'
                    AND NOT EXISTS (SELECT 1 FROM stage.plan p WHERE p.register = source_changes.register
                                    AND p.voucher_code = source_changes.voucher_code

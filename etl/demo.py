@@ -100,7 +100,43 @@ def sync_steps(db: str, day: str) -> list[tuple[str, list[str]]]:
     ]
 
 
-Step = tuple[str, list[str] | Callable[[], str]]  # what to notice; posync's arguments, or a change at a register
+class Later:
+    """posync arguments known only when the step runs (a batch id the tour itself just made)."""
+
+    def __init__(self, args: Callable[[], list[str]]) -> None:
+        self.args = args
+
+
+# what to notice; posync's arguments (now or later), or a change at a register
+Step = tuple[str, list[str] | Later | Callable[[], str]]
+
+
+def last_batch(db: str, register: str, mode: str) -> str:
+    """The id of the register's newest batch of that mode (the demo's main store is a DuckDB file)."""
+    with contextlib.closing(duckdb.connect(db, read_only=True)) as con:
+        row = con.execute("SELECT batch_id FROM import_batches WHERE register = ? AND mode = ? "
+                          "ORDER BY imported_at DESC LIMIT 1", [register, mode]).fetchone()
+    assert row is not None, f"the tour made no {mode} batch for {register}"
+    return str(row[0])
+
+
+def operating_steps(db: str, day1: str, day2: str) -> list[Step]:
+    """Undo an import, then a register replaced by a new machine (rename, codes)."""
+    undo = ["--db", db, "import", "undo"]
+    return [
+        (f"every import batch of {day1}; each can be undone for 30 days", ["--db", db, "batches", "list",
+                                                                          "--date", day1]),
+        ("undo the overwrite, dry run first: what would change",
+         Later(lambda: [*undo, last_batch(db, "caja3", "overwrite"), "--dry-run"])),
+        ("undo it: caja3's voided sale is back to main's previous version, and the import can be run again",
+         Later(lambda: [*undo, last_batch(db, "caja3", "overwrite")])),
+        ("caja3 is replaced by a new machine: a rename keeps its data, codes, push state and log",
+         ["--db", db, "remote", "rename", "caja3", "caja3-nueva"]),
+        ("the codes after the rename: FV3 moved with it, nothing is held back for it",
+         ["--db", db, "codes", "list"]),
+        (f"the renamed register imports {day2} without any hold", ["--db", db, "import", "--date", day2,
+                                                                    "--remote", "caja3-nueva", "--reread"]),
+    ]
 
 
 def at_register(path: Path, statement: str, said: str) -> Callable[[], str]:
@@ -133,9 +169,13 @@ def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[Step]:
          ["--db", db, "import", "--date", day1, "--remote", "caja1"]),
         ("caja2 again: FV1 belongs to caja1, so caja2 stays held back until it is fixed",
          ["--db", db, "import", "--date", day1, "--remote", "caja2"]),
+        ("only the clashing code waits: with --hold code caja2's FV2 sales land, its FV1 sales stay held back",
+         ["--db", db, "import", "--date", day1, "--remote", "caja2", "--hold", "code"]),
         ("rerun: nothing changes (already imported, identical)", ["--db", db, "import", "--date", day1]),
-        (f"the next day, {day2}", ["--db", db, "import", "--date", day2]),
-        ("who owns which voucher code now", ["--db", db, "remote", "list"]),
+        (f"catching up {day1} to {day2} in one run: one snapshot of each register serves both dates",
+         ["--db", db, "import", "--from", day1, "--to", day2, "--hold", "code"]),
+        ("who owns which voucher code now, and what is held back", ["--db", db, "codes", "list"]),
+        ("the registers with their codes", ["--db", db, "remote", "list"]),
         ("a sale voided at caja3 after its import…",
          at_register(registers["caja3"][0], "UPDATE vouchers SET status = 'void' WHERE voucher_code = 'FV3' "
                      "AND number = (SELECT min(number) FROM vouchers WHERE voucher_code = 'FV3' AND date = "
@@ -144,6 +184,7 @@ def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[Step]:
                                                                                   "--remote", "caja3"]),
         ("apply it: --overwrite updates the voucher in main", ["--db", db, "import", "--date", day1, "--remote",
                                                                "caja3", "--overwrite"]),
+        *operating_steps(db, day1, day2),
         *catalog_steps(db, folder),
         *sync_steps(db, day2),
         ("what happened, newest first", ["--db", db, "log", "--limit", "12"]),
@@ -179,7 +220,9 @@ def run(folder: Path, invoke: Callable[[list[str]], int], echo: Callable[[str], 
     echo("sample registers: " + ", ".join(f"{n} ({p.name}, {m})" for n, (p, m) in registers.items()) + "\n")
     for note, step in script(folder, registers):
         echo(f"# {note}")
-        if callable(step):
+        if isinstance(step, Later):
+            step = step.args()
+        elif callable(step):
             echo(f"(at the register: {step()})\n")
             continue
         echo("$ posync " + " ".join(shlex.quote(a) for a in step))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -47,26 +46,43 @@ def log(
     )
 
 
-def batch_id(register: str, process_date: dt.date, mode: str, snapshot_sha256: str) -> str:
-    """Deterministic id of an import batch: same register, date, mode and snapshot → same id.
+def new_batch_id() -> str:
+    """A fresh id for one import batch: what `batches list` shows and `import undo` takes.
 
-    >>> batch_id("caja1", dt.date(2026, 11, 26), "insert", "ab")
-    'b-56396a0be80aa205544e'
+    >>> bid = new_batch_id(); bid.startswith("b-") and len(bid)
+    14
     """
-    raw = f"{register}\x1f{process_date.isoformat()}\x1f{mode}\x1f{snapshot_sha256}".encode()
-    return "b-" + hashlib.sha256(raw).hexdigest()[:20]
+    return "b-" + uuid.uuid4().hex[:12]
 
 
-def record_batch(
-    con: duckdb.DuckDBPyConnection, bid: str, register: str, process_date: dt.date, mode: str, sha: str,
-    counts: Counts, status: str,
-) -> None:
-    con.execute("DELETE FROM import_batches WHERE batch_id = ?", [bid])
+@dataclass(frozen=True)
+class Batch:
+    """One register's import of one date: what `import_batches` records."""
+
+    batch_id: str
+    register: str
+    process_date: dt.date
+    mode: str
+    identity: str  # the snapshot, mapping and reading rules it was read from (see pipeline._identity)
+    run_id: str
+
+
+def record_batch(con: duckdb.DuckDBPyConnection, batch: Batch, counts: Counts, status: str) -> None:
+    sha = batch.identity.partition(":")[0]
     con.execute(
-        "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-        [bid, register, process_date, mode, sha, counts.read, counts.inserted, counts.updated, counts.skipped,
-         counts.rejected, status],
+        "INSERT INTO import_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, NULL)",
+        [batch.batch_id, batch.register, batch.process_date, batch.mode, sha, counts.read, counts.inserted,
+         counts.updated, counts.skipped, counts.rejected, status, batch.identity, batch.run_id],
     )
+
+
+def imported_identically(con: duckdb.DuckDBPyConnection, register: str, process_date: dt.date, mode: str,
+                         identity: str) -> bool:
+    """A batch of this register, date and mode read this same snapshot cleanly, and was not undone."""
+    row = con.execute("SELECT 1 FROM import_batches WHERE register = ? AND process_date = ? AND mode = ? "
+                      "AND identity = ? AND status = 'ok' AND undone_at IS NULL LIMIT 1",
+                      [register, process_date, mode, identity]).fetchone()
+    return row is not None
 
 
 def new_run_id() -> str:

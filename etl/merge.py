@@ -51,17 +51,21 @@ def compute_hashes(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def record_decision(con: duckdb.DuckDBPyConnection, decision: Decision) -> None:
-    """stage.rejected: every voucher held back, by key; whole registers as rows with NULL keys.
+    """stage.rejected: every voucher held back, by key; whole codes (--hold code) as rows with a NULL number,
+    whole registers as rows with NULL keys.
 
     A voucher held back for having no voucher_code is left out: it has no plan row to hold back
     (hashes skip NULL keys), and a row with a NULL code here would read as its whole register.
     """
-    keys = sorted((k for k in decision.rejected_keys if k[1] is not None),
-                  key=lambda k: (k[0], k[1], k[2] if k[2] is not None else -1))
+    keys: list[tuple[str, str | None, int | None]] = sorted(
+        (k for k in decision.rejected_keys if k[1] is not None and k[2] is not None),
+        key=lambda k: (k[0], k[1], k[2]))
+    keys += sorted((r, c, None) for r, c in decision.held_codes)
+    keys += [(r, None, None) for r in sorted(decision.rejected_registers)]
     rows = pa.table({
-        "register": pa.array([k[0] for k in keys] + sorted(decision.rejected_registers), pa.string()),
-        "voucher_code": pa.array([k[1] for k in keys] + [None] * len(decision.rejected_registers), pa.string()),
-        "number": pa.array([k[2] for k in keys] + [None] * len(decision.rejected_registers), pa.int64()),
+        "register": pa.array([k[0] for k in keys], pa.string()),
+        "voucher_code": pa.array([k[1] for k in keys], pa.string()),
+        "number": pa.array([k[2] for k in keys], pa.int64()),
     })
     con.register("rejected_rows", rows)
     try:
@@ -76,17 +80,21 @@ def build_plan(con: duckdb.DuckDBPyConnection) -> None:
         """
         CREATE OR REPLACE TABLE stage.plan AS
         WITH whole AS (SELECT register FROM stage.rejected WHERE voucher_code IS NULL),
+             codes AS (SELECT DISTINCT register, voucher_code FROM stage.rejected
+                       WHERE voucher_code IS NOT NULL AND number IS NULL),
              keyed AS (SELECT DISTINCT register, voucher_code, number FROM stage.rejected
-                       WHERE voucher_code IS NOT NULL),
+                       WHERE voucher_code IS NOT NULL AND number IS NOT NULL),
              dupes AS (SELECT register, voucher_code, number FROM stage.hashes GROUP BY ALL HAVING count(*) > 1)
         SELECT DISTINCT ON (h.register, h.voucher_code, h.number)
                h.register, h.voucher_code, h.number, h.content_hash,
-               CASE WHEN w.register IS NOT NULL OR k.number IS NOT NULL OR d.number IS NOT NULL THEN 'held_back'
+               CASE WHEN w.register IS NOT NULL OR c.register IS NOT NULL OR k.number IS NOT NULL
+                         OR d.number IS NOT NULL THEN 'held_back'
                     WHEN m.number IS NULL THEN 'new'
                     WHEN m.content_hash IS NOT DISTINCT FROM h.content_hash THEN 'unchanged'
                     ELSE 'changed' END AS action
         FROM stage.hashes h
         LEFT JOIN whole w ON w.register = h.register
+        LEFT JOIN codes c ON c.register = h.register AND c.voucher_code = h.voucher_code
         LEFT JOIN keyed k ON k.register = h.register AND k.voucher_code = h.voucher_code AND k.number = h.number
         LEFT JOIN dupes d ON d.register = h.register AND d.voucher_code = h.voucher_code AND d.number = h.number
         LEFT JOIN vouchers m ON m.voucher_code = h.voucher_code AND m.number = h.number
@@ -140,11 +148,21 @@ def _insert_children(con: duckdb.DuckDBPyConnection, table: str, register: str, 
     return int(result[0]) if result else 0
 
 
-def merge_register(con: duckdb.DuckDBPyConnection, register: str, overwrite: bool) -> tuple[int, int]:
-    """Write one register's accepted vouchers into main; (inserted, updated). Caller owns the transaction."""
+def merge_register(con: duckdb.DuckDBPyConnection, register: str, overwrite: bool, batch_id: str) -> tuple[int, int]:
+    """Write one register's accepted vouchers into main as batch `batch_id`; (inserted, updated).
+
+    Every row written carries the batch; a voucher it overwrites is first saved as it was (with its
+    lines and payments), so that `import undo` can put it back exactly. Caller owns the transaction.
+    """
     actions = "'new', 'changed'" if overwrite else "'new'"
     if overwrite:
         for table in ("payments", "voucher_lines", "vouchers"):
+            con.execute(
+                f"""INSERT INTO batch_saved_{table} SELECT ?, m.* FROM {table} m JOIN stage.plan p
+                      ON p.voucher_code = m.voucher_code AND p.number = m.number
+                    WHERE p.register = ? AND p.action = 'changed'""",
+                [batch_id, register],
+            )
             con.execute(
                 f"""DELETE FROM {table} USING stage.plan p
                     WHERE p.register = ? AND p.action = 'changed'
@@ -153,16 +171,16 @@ def merge_register(con: duckdb.DuckDBPyConnection, register: str, overwrite: boo
             )
     cols = ", ".join(f"s.{quote(c)}" for c in TABLES["vouchers"].column_names)
     con.execute(
-        f"""INSERT INTO vouchers SELECT s.register, {cols}, p.content_hash, now()::TIMESTAMP
+        f"""INSERT INTO vouchers SELECT s.register, {cols}, p.content_hash, now()::TIMESTAMP, ?
             FROM stage.vouchers s JOIN stage.plan p
               ON p.register = s.register AND p.voucher_code = s.voucher_code AND p.number = s.number
             WHERE s.register = ? AND p.action IN ({actions})""",
-        [register],
+        [batch_id, register],
     )
     checkpoint("merge_rows")  # headers written, lines and payments not yet: a kill here must leave neither
     for table in ("voucher_lines", "payments"):
         _insert_children(con, table, register, actions)
-    _merge_reference_data(con, register)
+    _merge_reference_data(con, register, batch_id)
     counts = con.execute(
         "SELECT count(*) FILTER (action = 'new'), count(*) FILTER (action = 'changed') FROM stage.plan "
         "WHERE register = ?",
@@ -172,20 +190,20 @@ def merge_register(con: duckdb.DuckDBPyConnection, register: str, overwrite: boo
     return inserted, changed if overwrite else 0
 
 
-def _merge_reference_data(con: duckdb.DuckDBPyConnection, register: str) -> None:
+def _merge_reference_data(con: duckdb.DuckDBPyConnection, register: str, batch_id: str) -> None:
     """New voucher types of this register, and ownership of the codes it just imported cleanly."""
     con.execute(
         """INSERT INTO voucher_types
-           SELECT DISTINCT ON (s.code) s.register, s.code, s.name, s.kind, now()::TIMESTAMP
+           SELECT DISTINCT ON (s.code) s.register, s.code, s.name, s.kind, now()::TIMESTAMP, ?
            FROM stage.voucher_types s
            WHERE s.register = ? AND s.code IS NOT NULL AND s.kind IS NOT NULL AND s._bad IS NULL
              AND NOT EXISTS (SELECT 1 FROM voucher_types t WHERE t.register = s.register AND t.code = s.code)""",
-        [register],
+        [batch_id, register],
     )
     con.execute(
         """INSERT INTO voucher_code_owners
-           SELECT DISTINCT p.voucher_code, p.register, now()::TIMESTAMP FROM stage.plan p
+           SELECT DISTINCT p.voucher_code, p.register, now()::TIMESTAMP, ? FROM stage.plan p
            WHERE p.register = ? AND p.action <> 'held_back'
              AND NOT EXISTS (SELECT 1 FROM voucher_code_owners o WHERE o.voucher_code = p.voucher_code)""",
-        [register],
+        [batch_id, register],
     )

@@ -9,7 +9,10 @@ records changes at the source and which catalogs it has ever loaded:
   make two rows of one key (the fault this fixes may have left main holding FV1 1001 as 'FV1 ' and
   'FV1') is left as it is and named in a log row, so the operator can see and resolve it;
 - new tables `source_changes` and `catalog_loads`; a catalog that already has rows was loaded by an
-  older posync, and is recorded as loaded.
+  older posync, and is recorded as loaded;
+- what undoing an import needs (etl/undo.py): the batch that wrote each voucher, voucher type and code
+  ownership (`batch_id`, NULL for rows imported before: those batches cannot be undone), each batch's
+  identity and run, and the tables that keep what a batch replaced; `held_codes` for `codes list`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import duckdb
 from etl import ledger
 from etl.merge import voucher_hashes
 from etl.schema import CATALOG_TABLES, TABLES
-from etl.store import VERSION_3_TABLES, quote
+from etl.store import VERSION_3_COLUMNS, VERSION_3_TABLES, quote
 
 MAIN_CODE_COLUMNS = (("vouchers", "voucher_code"), ("voucher_lines", "voucher_code"), ("payments", "voucher_code"),
                      ("voucher_types", "code"), ("loyalty_movements", "voucher_code"), ("numbering", "voucher_code"))
@@ -79,9 +82,16 @@ def _normalise_codes(con: duckdb.DuckDBPyConnection) -> list[str]:
     return kept
 
 
-def _new_tables(con: duckdb.DuckDBPyConnection) -> None:
+def _new_tables(con: duckdb.DuckDBPyConnection, postgres: bool) -> None:
     for statement in VERSION_3_TABLES:
         con.execute(statement)
+    for table, columns in VERSION_3_COLUMNS.items():
+        for column, type_ in columns:
+            sql = f"ALTER TABLE {quote(table)} ADD COLUMN IF NOT EXISTS {quote(column)} {type_}"
+            if postgres:  # in PostgreSQL's own words, in this transaction (as _widen does)
+                con.execute("CALL postgres_execute('m', ?)", [sql.replace("VARCHAR", "text")])
+            else:
+                con.execute(sql)
     for table in CATALOG_TABLES:
         con.execute(f"INSERT INTO catalog_loads SELECT ?, now()::TIMESTAMP, 'loaded by an older posync', count(*) "
                     f"FROM {quote(table)} HAVING count(*) > 0", [table])
@@ -89,7 +99,7 @@ def _new_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def version_3(con: duckdb.DuckDBPyConnection, postgres: bool) -> None:
     """Version 3 (see the module doc); a log row says what was done, and what was left for a person."""
-    _new_tables(con)
+    _new_tables(con, postgres)
     _widen(con, postgres)
     kept = _normalise_codes(con)
     _rehash(con)

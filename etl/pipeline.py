@@ -1,17 +1,20 @@
-"""Orchestration only: stage → extract → validate → merge, one main transaction per register.
+"""Orchestration only: stage once → for each date: extract → validate → merge, one main transaction
+per register and date (its batch).
 
 No rules live here: checks are in validators/, SQL in extract.py and merge.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import duckdb
 
-from etl import changes, crash, extract, ledger, merge, postgres, registers, staging
+from etl import changes, crash, extract, ledger, merge, postgres, registers, staging, undo
+from etl.catchup import Schedule
 from etl.changes import Changes
 from etl.errors import ConfigError, PosyncError
 from etl.faults import checkpoint
@@ -19,7 +22,7 @@ from etl.ledger import Counts
 from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote, all_remotes
 from etl.store import Store
-from validators import Batches, Context, decide, run_checks
+from validators import OWNERSHIP_CHECKS, Batches, Context, decide, intruders, run_checks
 from validators.findings import Plan, RegisterSummary, Report
 
 Progress = Callable[[str, str], None]
@@ -36,6 +39,7 @@ class ImportRequest:
     all_or_nothing: bool = False
     validate_only: bool = False
     reread: bool = False  # read and compare again even a snapshot already imported identically
+    hold: str = "register"  # what a code clash holds back: the whole register, or only that code's vouchers
     progress: Progress | None = field(default=None, compare=False)
 
     @property
@@ -49,16 +53,42 @@ class ImportResult:
     counts: dict[str, Counts]
     exit_code: int
     changes: dict[str, Changes] = field(default_factory=dict)  # differences at source left unapplied, by register
+    batches: dict[str, str] = field(default_factory=dict)  # register -> the batch it wrote (undo takes it)
+
+
+@dataclass(frozen=True)
+class RangeResult:
+    """Each date's result, oldest first; the exit code is the worst of them."""
+
+    days: tuple[ImportResult, ...]
+    notes: tuple[str, ...] = ()  # what the date selection decided (a register never imported before…)
+
+    @property
+    def exit_code(self) -> int:
+        return max((d.exit_code for d in self.days), default=0)
+
+
+
+
+@dataclass
+class Source:
+    """One register's snapshot for the whole run: copied, hashed and checked once, read for every date."""
+
+    remote: Remote
+    mapping: Mapping | None = None
+    snapshot: staging.Snapshot | None = None
+    error: PosyncError | None = None
+    checked: bool = False
+    register: registers.Register | None = None  # opened at its first read, closed when the run's snapshots go
 
 
 @dataclass
 class _Staged:
-    """Per-register facts gathered while staging."""
+    """Per-register facts gathered while staging one date."""
 
     remote: Remote
     status: str = "staged"  # staged | identical | error
-    sha: str = ""  # the register file's sha256 (or, read in place, of its staged rows)
-    identity: str = ""  # what the batch id is made of: the snapshot, the mapping, the reading rules
+    identity: str = ""  # what the batch is read from: the snapshot, the mapping, the reading rules
     error: str | None = None
     error_code: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -67,53 +97,78 @@ class _Staged:
 
 def import_day(store: Store, request: ImportRequest) -> ImportResult:
     """Import (or only validate) one process date from the selected registers."""
+    names = tuple(r.name for r in _remotes(store, request.remotes))
+    return import_range(store, request, ((request.process_date, names),)).days[0]
+
+
+def import_range(store: Store, request: ImportRequest, schedule: Schedule,
+                 sources: dict[str, Source] | None = None) -> RangeResult:
+    """Import (or validate) each scheduled date in order, each register's snapshot taken once for them all.
+
+    Dates go oldest first and each is merged before the next is checked, so ownership a date establishes
+    counts for the dates after it. `sources` lets a caller (the sync cycle) keep the snapshots for its
+    later steps; without it they are taken here and dropped at the end.
+    """
+    if sources is None:
+        names = tuple(dict.fromkeys(n for _, day_names in schedule for n in day_names))
+        with staged(store, _remotes(store, names), ledger.new_run_id(), _announcer(store, request)) as taken:
+            return import_range(store, request, schedule, taken)
+    if not request.validate_only:
+        undo.prune(store)  # what batches past their undo period saved is dropped
     run_id = ledger.new_run_id()
-    root = store.data_dir / "staging"
-    staging.cleanup(root)  # leftovers of a killed run: we hold the lock, nobody else uses them
-    say = _announcer(store, request)
-    remotes = all_remotes(store, request.remotes)
+    return RangeResult(tuple(_import_date(store, replace(request, process_date=day, remotes=names), sources, run_id)
+                             for day, names in schedule))
+
+
+def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
+    remotes = all_remotes(store, names)
     if not remotes:
         raise ConfigError("no registers to import from; add one with `posync remote add NAME PATH`.")
-    extract.create_staging(store.con, TABLES)
+    return remotes
+
+
+@contextlib.contextmanager
+def staged(store: Store, remotes: list[Remote], run_id: str, say: Progress) -> Iterator[dict[str, Source]]:
+    """Copy and hash every register once (the copies live until the end of the block).
+
+    A register that can't be copied keeps its error, reported on each date it was to import.
+    """
+    root = store.data_dir / "staging"
+    staging.cleanup(root)  # leftovers of a killed run: we hold the lock, nobody else uses them
+    sources: dict[str, Source] = {}
     try:
-        staged = [_stage_one(store, remote, request, root / run_id, say) for remote in remotes]
+        for remote in remotes:
+            source = sources[remote.name] = Source(remote)
+            try:
+                with crash.contained(store.data_dir, remote.name, "reading it"):
+                    source.mapping = load_mapping(remote.mapping)
+                    say(remote.name, "copying")
+                    source.snapshot = staging.stage(remote.name, remote.path, root / run_id)
+            except PosyncError as err:
+                source.error = err
+                say(remote.name, f"error: {err}")
+                staging.cleanup(root / run_id, remote.name)
+        yield sources
     finally:
+        for source in sources.values():
+            if source.register is not None:
+                source.register.close(store.con)
         staging.cleanup(root)
-    checkpoint("validate")
-    ready = tuple(s.remote.name for s in staged if s.status == "staged")
-    merge.compute_hashes(store.con)
-    ctx = Context(request.process_date, dt.date.today(), ready)
-    findings = run_checks(Batches(store.con), ctx)
-    decision = decide(findings, ready, request.all_or_nothing)
-    merge.record_decision(store.con, decision)
-    merge.build_plan(store.con)
-    changes.stage(store.con, request.process_date)
-    plans = merge.plans(store.con, request.process_date)
-    # orphan lines/payments are held back by a key no staged voucher has: the register is still partial
-    with_rows_held = frozenset(key[0] for key in decision.rejected_keys)
-    summaries = [_summary(s, plans.get(s.remote.name, Plan()), decision.rejected_registers, with_rows_held)
-                 for s in staged]
-    report = Report(request.process_date, dt.datetime.now(), tuple(summaries), tuple(findings),
-                    request.all_or_nothing)
-    left = {s.remote.name: changes.pending(store.con, s.remote.name, request.process_date, request.overwrite)
-            for s in staged if s.status == "staged" and s.remote.name not in decision.rejected_registers}
-    for s in staged:  # an identical snapshot found nothing new: what was left before is still left
-        if s.status == "identical":
-            left.update({c.register: c for c in changes.summaries(store.con, s.remote.name, request.process_date)})
-    left = {name: c for name, c in left.items() if c.total}
-    counts: dict[str, Counts] = {}
-    if not request.validate_only:
-        for s in staged:
-            counts[s.remote.name] = _merge_one(store, s, request, report, run_id, say, left.get(s.remote.name))
-        # a merge that failed and rolled back (disk full…) is an error of that register, shown and exit 1
-        report = replace(report, registers=tuple(
-            RegisterSummary(r.name, "error", error=s.error) if s.status == "error" else r
-            for r, s in zip(report.registers, staged, strict=True)))
-    else:
-        _log_validation(store, staged, report, request, run_id)
-    left = {name: c for name, c in left.items()
-            if next(r for r in report.registers if r.name == name).status != "error"}
-    return ImportResult(report, counts, _exit_code(staged, report), left)
+
+
+def checked(source: Source) -> staging.Snapshot:
+    """The register's snapshot, integrity-checked the first time it is read; its error, if it has one."""
+    if source.error is not None:
+        raise source.error
+    assert source.snapshot is not None
+    if not source.checked:
+        try:
+            staging.check(source.snapshot)
+        except PosyncError as err:  # a corrupt copy is corrupt for every date and every step
+            source.error = err
+            raise
+        source.checked = True
+    return source.snapshot
 
 
 def _announcer(store: Store, request: ImportRequest) -> Progress:
@@ -128,28 +183,78 @@ def _announcer(store: Store, request: ImportRequest) -> Progress:
     return say
 
 
-def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: Progress) -> _Staged:  # type: ignore[no-untyped-def]
-    """Copy, check and extract one register; a failure is recorded, logged, and the others go on."""
+def _import_date(store: Store, request: ImportRequest, sources: dict[str, Source], run_id: str) -> ImportResult:
+    """One date: extract each register, check them all, then merge each in its own transaction."""
+    say = _announcer(store, request)
+    extract.create_staging(store.con, TABLES)
+    staged_ = [_stage_one(store, sources[name], request, say, run_id) for name in request.remotes]
+    checkpoint("validate")
+    ready = tuple(s.remote.name for s in staged_ if s.status == "staged")
+    merge.compute_hashes(store.con)
+    ctx = Context(request.process_date, dt.date.today(), ready, hold=request.hold)
+    findings = run_checks(Batches(store.con), ctx)
+    decision = decide(findings, ready, request.all_or_nothing, request.hold)
+    merge.record_decision(store.con, decision)
+    merge.build_plan(store.con)
+    changes.stage(store.con, request.process_date)
+    plans = merge.plans(store.con, request.process_date)
+    # orphan lines/payments are held back by a key no staged voucher has: the register is still partial
+    with_rows_held = frozenset(key[0] for key in decision.rejected_keys) | {r for r, _ in decision.held_codes}
+    summaries = [_summary(s, plans.get(s.remote.name, Plan()), decision.rejected_registers, with_rows_held)
+                 for s in staged_]
+    report = Report(request.process_date, dt.datetime.now(), tuple(summaries), tuple(findings),
+                    request.all_or_nothing, hold=request.hold)
+    left = {s.remote.name: changes.pending(store.con, s.remote.name, request.process_date, request.overwrite)
+            for s in staged_ if s.status == "staged" and s.remote.name not in decision.rejected_registers}
+    for s in staged_:  # an identical snapshot found nothing new: what was left before is still left
+        if s.status == "identical":
+            left.update({c.register: c for c in changes.summaries(store.con, s.remote.name, request.process_date)})
+    left = {name: c for name, c in left.items() if c.total}
+    counts: dict[str, Counts] = {}
+    batches: dict[str, str] = {}
+    if not request.validate_only:
+        for s in staged_:
+            counts[s.remote.name], bid = _merge_one(store, s, request, report, run_id, say,
+                                                   left.get(s.remote.name))
+            if bid:
+                batches[s.remote.name] = bid
+        # a merge that failed and rolled back (disk full…) is an error of that register, shown and exit 1
+        report = replace(report, registers=tuple(
+            RegisterSummary(r.name, "error", error=s.error) if s.status == "error" else r
+            for r, s in zip(report.registers, staged_, strict=True)))
+    else:
+        _log_validation(store, staged_, report, request, run_id)
+    left = {name: c for name, c in left.items()
+            if next(r for r in report.registers if r.name == name).status != "error"}
+    return ImportResult(report, counts, _exit_code(staged_, report), left, batches)
+
+
+def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progress, run_id: str) -> _Staged:
+    """Extract one register's date from its snapshot; a failure is recorded, logged, and the others go on."""
+    remote = source.remote
     result = _Staged(remote)
     try:
+        if source.error is not None:
+            raise source.error
         with crash.contained(store.data_dir, remote.name, "reading it"):
-            mapping = load_mapping(remote.mapping)
-            say(remote.name, "copying")
-            snapshot = staging.stage(remote.name, remote.path, root)
-            result.sha = snapshot.sha256
+            snapshot, mapping = source.snapshot, source.mapping
+            assert snapshot is not None and mapping is not None
             result.identity = _identity(snapshot.sha256, mapping)
             if snapshot.sha256 and _already_imported(store, remote.name, request, result.identity):
                 result.status = "identical"
                 say(remote.name, "already imported, identical")
                 return result
-            staging.check(snapshot)
+            checked(source)
             say(remote.name, "reading")
-            with registers.opened(store.con, snapshot, mapping) as register:
-                extracted = extract.extract_day(store.con, register, request.process_date)
+            if source.register is None:
+                source.register = registers.open_register(store.con, snapshot, mapping)
+            try:
+                extracted = extract.extract_day(store.con, source.register, request.process_date)
+            finally:
+                source.register.release(store.con)  # the day's rows are staged: drop what was read
             result.counts, result.unmapped = extracted.counts, extracted.unmapped
             if not snapshot.sha256:  # PostgreSQL, read in place: the date's staged rows are the snapshot
-                result.sha = postgres.snapshot_digest(store.con, remote.name, TABLES)
-                result.identity = _identity(result.sha, mapping)
+                result.identity = _identity(postgres.snapshot_digest(store.con, remote.name, TABLES), mapping)
                 if _already_imported(store, remote.name, request, result.identity):
                     extract.discard(store.con, remote.name, TABLES)
                     result.status, result.counts = "identical", {}
@@ -163,9 +268,7 @@ def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: 
         say(remote.name, f"error: {err}")
         with store.transaction() as con:
             ledger.log(con, "validate" if request.validate_only else "import", "error", str(err),
-                       register=remote.name, mode=request.mode, process_date=request.process_date)
-    finally:
-        staging.cleanup(root, remote.name)
+                       register=remote.name, mode=request.mode, process_date=request.process_date, run_id=run_id)
     return result
 
 
@@ -178,9 +281,7 @@ def _already_imported(store: Store, register: str, request: ImportRequest, ident
     """Imported cleanly before from the same snapshot, mapping and rules (and no --reread, no validate)."""
     if request.validate_only or request.reread:
         return False
-    bid = ledger.batch_id(register, request.process_date, request.mode, identity)
-    row = store.con.execute("SELECT status FROM import_batches WHERE batch_id = ?", [bid]).fetchone()
-    return bool(row and row[0] == "ok")
+    return ledger.imported_identically(store.con, register, request.process_date, request.mode, identity)
 
 
 def _summary(s: _Staged, plan: Plan, rejected: frozenset[str], rows_held: frozenset[str]) -> RegisterSummary:
@@ -199,38 +300,40 @@ def _register_summary(report: Report, name: str) -> RegisterSummary:
 
 
 def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report, run_id: str,
-               say: Progress, left: Changes | None = None) -> Counts:
-    """One main transaction: the register's data, its import_batches row and its sync_log row."""
+               say: Progress, left: Changes | None = None) -> tuple[Counts, str]:
+    """One main transaction: the register's data, its import_batches row and its sync_log row; (counts, batch)."""
     name = s.remote.name
     summary = _register_summary(report, name)
     if s.status == "error":
-        return Counts()
+        return Counts(), ""
     if s.status == "identical":
         with store.transaction() as con:
             ledger.log(con, "import", "skipped", "already imported, identical snapshot", register=name,
                        mode=request.mode, process_date=request.process_date, run_id=run_id)
-        return Counts()
+        return Counts(), ""
     plan = summary.plan
-    bid = ledger.batch_id(name, request.process_date, request.mode, s.identity)
+    batch = ledger.Batch(ledger.new_batch_id(), name, request.process_date, request.mode, s.identity, run_id)
     if summary.status == "rejected":
         counts = Counts(read=summary.vouchers, rejected=summary.vouchers)
         with store.transaction() as con:
-            ledger.record_batch(con, bid, name, request.process_date, request.mode, s.sha, counts, "rejected")
+            ledger.record_batch(con, batch, counts, "rejected")
+            _record_held_codes(con, report, name)
             ledger.log(con, "import", "rejected", _rejection_text(report, name), register=name,
                        mode=request.mode, process_date=request.process_date, counts=counts, run_id=run_id)
         say(name, "rejected")
-        return counts
+        return counts, batch.batch_id
     say(name, "merging")
     checkpoint("merge")
     try:
         with store.transaction() as con:
-            inserted, updated = merge.merge_register(con, name, request.overwrite)
-            changes.record(con, name, request.process_date, request.overwrite)
+            inserted, updated = merge.merge_register(con, name, request.overwrite, batch.batch_id)
+            changes.record(con, name, request.process_date, request.overwrite, batch.batch_id)
             skipped = plan.unchanged + (0 if request.overwrite else plan.changed_at_source)
             counts = Counts(summary.vouchers, inserted, updated, skipped, plan.held_back)
             status = "partial" if summary.status == "partial" else "ok"  # a rerun must hold it back again
+            _record_held_codes(con, report, name)
             checkpoint("log")
-            ledger.record_batch(con, bid, name, request.process_date, request.mode, s.sha, counts, status)
+            ledger.record_batch(con, batch, counts, status)
             ledger.log(con, "import", status, _merge_text(plan, request.overwrite, s.unmapped, left), register=name,
                        mode=request.mode, process_date=request.process_date, counts=counts, run_id=run_id)
             checkpoint("commit")
@@ -248,9 +351,19 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
             ledger.log(con, "import", "error", message, register=name, mode=request.mode,
                        process_date=request.process_date, run_id=run_id)
         say(name, f"error: {message}")
-        return Counts()
+        return Counts(), ""
     say(name, f"inserted {counts.inserted:,}, updated {counts.updated:,}, skipped {counts.skipped:,}")
-    return counts
+    return counts, batch.batch_id
+
+
+def _record_held_codes(con: duckdb.DuckDBPyConnection, report: Report, register: str) -> None:
+    """The codes this import held back at this register for a clash: what `codes list` shows as held."""
+    con.execute("DELETE FROM held_codes WHERE register = ? AND process_date = ?", [register, report.process_date])
+    for finding in report.findings:
+        if finding.check in OWNERSHIP_CHECKS and register in intruders(finding):
+            owner = finding.registers[1] if finding.check == "code_owned_by_other" else None
+            con.execute("INSERT INTO held_codes VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                        [finding.voucher_code, register, report.process_date, owner, finding.code_vouchers(register)])
 
 
 def _disk_full(err: Exception) -> str | None:

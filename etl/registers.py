@@ -141,16 +141,27 @@ class SqliteReader:
         except Exception as err:  # noqa: BLE001 - the driver raises its own error types
             raise PosyncError(f"register {register}: cannot open the database ({first_line(err)}).") from None
         self._tables: dict[str, Describe] = {}
+        self._names: dict[str, str] | None = None
+        self._mixed: dict[str, set[str]] = {}
+        self._rendered: dict[int, tuple[exp.Expression, str]] = {}
+        self._safe: dict[tuple[int, frozenset[str]], tuple[exp.Query, exp.Query]] = {}
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._con.close()
 
+    def _text(self, query: exp.Expression) -> str:
+        """The query's SQLite text; a query object used again (every date of a range) is rendered once."""
+        held = self._rendered.get(id(query))
+        if held is None or held[0] is not query:
+            held = self._rendered[id(query)] = (query, query.sql(self.dialect))
+        return held[1]
+
     def _fetch(self, query: exp.Expression, params: Sequence[Any] = ()) -> pa.Table:
         cursor = self._con.cursor()
         try:
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
-            cursor.execute(query.sql(self.dialect), list(params))
+            cursor.execute(self._text(query), list(params))
             return cursor.fetch_arrow_table()
         except PosyncError:
             raise
@@ -160,9 +171,11 @@ class SqliteReader:
             cursor.close()
 
     def tables(self) -> dict[str, str]:
-        """Lower-case table name -> name as declared."""
-        query = exp.select("name").from_("sqlite_master").where("type IN ('table', 'view')")
-        return {n.lower(): n for n in self._fetch(query).column(0).to_pylist()}
+        """Lower-case table name -> name as declared (read once: a staged snapshot does not change)."""
+        if self._names is None:
+            query = exp.select("name").from_("sqlite_master").where("type IN ('table', 'view')")
+            self._names = {n.lower(): n for n in self._fetch(query).column(0).to_pylist()}
+        return dict(self._names)
 
     def describe(self, table: str) -> Describe:
         if table not in self._tables:
@@ -180,13 +193,23 @@ class SqliteReader:
         column that comes back as text holds text too, and is read again value by value.
         """
         described = self.describe(table).columns
-        rows = self._fetch(query, params)
+        known = self._mixed.setdefault(table, set())  # columns an earlier read of this snapshot found mixed
+        rows = self._fetch(self._safe_select(query, known, numbers) if known else query, params)
         mixed = {name for name, field_ in zip(rows.column_names, rows.schema, strict=True)
-                 if _is_text(field_.type) and _needs_care(described.get(name.lower(), (name, ""))[1],
-                                                          numbers.get(name.lower()))}
+                 if name not in known and _is_text(field_.type)
+                 and _needs_care(described.get(name.lower(), (name, ""))[1], numbers.get(name.lower()))}
         if mixed:
-            rows = self._fetch(_safe_select(query, mixed, numbers), params)
-        return _register_arrow(con, rows, mixed)
+            known |= mixed
+            rows = self._fetch(self._safe_select(query, known, numbers), params)
+        return _register_arrow(con, rows, {n for n in known if f"{n}__bytes" in rows.column_names})
+
+
+    def _safe_select(self, query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> exp.Query:
+        key = (id(query), frozenset(mixed))
+        held = self._safe.get(key)
+        if held is None or held[0] is not query:
+            held = self._safe[key] = (query, _safe_select(query, mixed, numbers))
+        return held[1]
 
 
 def _is_text(type_: pa.DataType) -> bool:
@@ -214,9 +237,8 @@ def _safe_select(query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> 
             wanted = numbers.get(name.lower())
             if name not in mixed:
                 projections.append(projection)
-            elif wanted is None:
-                projections += [exp.alias_(exp.Null(), name, quoted=True),
-                                exp.alias_(_exact_text(column), f"{name}__bytes", quoted=True)]
+            elif wanted is None:  # text only: the bytes alone (the driver types a NULL column int64)
+                projections.append(exp.alias_(_exact_text(column), f"{name}__bytes", quoted=True))
             else:
                 projections += _safe(column, name, wanted)
         select.set("expressions", projections)
@@ -228,19 +250,23 @@ def _register_arrow(con: duckdb.DuckDBPyConnection, rows: pa.Table, mixed: set[s
     for i, field_ in enumerate(rows.schema):
         if _is_text(field_.type):
             rows = rows.set_column(i, field_.name, rows.column(i).cast(pa.binary()))
+        elif field_.name.endswith("__bytes"):  # no rows, or all NULL: the driver typed it int64
+            rows = rows.set_column(i, field_.name, pa.nulls(rows.num_rows, pa.binary()))
     name = f"register_rows_{next(_names)}"
     con.register(f"{name}_arrow", rows)
     projections: list[str] = []
     columns: dict[str, SourceColumn] = {}
     types = dict(zip(rows.column_names, rows.schema.types, strict=True))
     for column in rows.column_names:
-        if column.endswith("__bytes"):
+        text_only = column.endswith("__bytes") and column.removesuffix("__bytes") not in types
+        if column.endswith("__bytes") and not text_only:
             continue
+        column = column.removesuffix("__bytes") if text_only else column
         q = exp.to_identifier(column, quoted=True).sql("duckdb")
         if column in mixed:  # read value by value: numbers in `column`, everything else as bytes
             raw = exp.to_identifier(f"{column}__bytes", quoted=True).sql("duckdb")
             text, hexed = f"try(decode({raw}))", f"CASE WHEN try(decode({raw})) IS NULL THEN hex({raw}) END"
-            if pa.types.is_null(types[column]):  # nothing wanted as a number: the text is the value
+            if text_only:  # nothing wanted as a number: the text is the value
                 projections += [f"{text} AS {q}", f"{hexed} AS {_companion(column, 'hex')}"]
                 columns[column.lower()] = SourceColumn(column, "VARCHAR", hex=True)
             else:
@@ -361,12 +387,17 @@ def same_file(a: str, b: str) -> bool:
 
 @dataclass
 class Register:
-    """An open snapshot of one register: its reader and mapping, for the length of one step."""
+    """An open snapshot of one register: its reader and mapping, for one step or a whole run of dates.
+
+    memo: what reading it found that holds for the whole snapshot (e.g. the register's own date values),
+    kept while it is open.
+    """
 
     snapshot: Snapshot
     mapping: Mapping
     reader: Reader
     sources: list[Source] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -385,20 +416,29 @@ class Register:
         return source
 
     def release(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Drop the rows read so far (the register stays open)."""
         for source in self.sources:
             release(con, source)
         self.sources.clear()
 
+    def close(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.release(con)
+        self.reader.close()
 
-@contextlib.contextmanager
-def opened(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping) -> Iterator[Register]:
-    """Open a staged snapshot for reading; everything it registered in con is dropped at the end."""
+
+def open_register(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping) -> Register:
+    """Open a staged snapshot for reading; close() drops everything it registered in con."""
     checkpoint("attach")
     reader: Reader = (SqliteReader(snapshot.register, snapshot.target) if snapshot.engine.name == "sqlite"
                       else AttachedReader(con, snapshot))
-    register = Register(snapshot, mapping, reader)
+    return Register(snapshot, mapping, reader)
+
+
+@contextlib.contextmanager
+def opened(con: duckdb.DuckDBPyConnection, snapshot: Snapshot, mapping: Mapping) -> Iterator[Register]:
+    """Open a staged snapshot for the length of a block."""
+    register = open_register(con, snapshot, mapping)
     try:
         yield register
     finally:
-        register.release(con)
-        reader.close()
+        register.close(con)

@@ -168,6 +168,46 @@ def remove(store: Store, name: str) -> None:
         ledger.log(con, "remote remove", "ok", "imported data and code ownership kept", register=name)
 
 
+# Every main column that names a register: a rename moves them all, in one transaction.
+REGISTER_COLUMNS = (
+    ("remotes", "name"), ("vouchers", "register"), ("voucher_lines", "register"), ("payments", "register"),
+    ("voucher_types", "register"), ("loyalty_movements", "register"), ("commercial_rules", "source_register"),
+    ("voucher_code_owners", "register"), ("sync_log", "register"), ("import_batches", "register"),
+    ("pushes", "register"), ("push_state", "register"), ("source_changes", "register"), ("held_codes", "register"),
+    ("held_codes", "owner"), ("batch_saved_vouchers", "register"), ("batch_saved_voucher_lines", "register"),
+    ("batch_saved_payments", "register"), ("batch_saved_source_changes", "register"),
+)
+_HISTORY = ("sync_log", "vouchers", "loyalty_movements", "voucher_code_owners", "import_batches", "push_state")
+
+
+def rename(store: Store, old: str, new: str) -> list[str]:
+    """Rename a register keeping its identity: data, codes, push state, log and ownership move with it.
+
+    One main transaction; then the manifests of its catalog backups are rewritten (best effort: a
+    manifest that can't be rewritten is returned, and restores by the old name still work by its id).
+    """
+    check_name(new)
+    get(store, old)
+    with store.transaction() as con:
+        if con.execute("SELECT 1 FROM remotes WHERE name = ?", [new]).fetchone():
+            raise ConfigError(f"a register named {new} already exists; choose another name.")
+        for table in _HISTORY:
+            if con.execute(f"SELECT 1 FROM {table} WHERE register = ? LIMIT 1", [new]).fetchone():
+                raise ConfigError(f"{new} was a register before: main still holds its {table.replace('_', ' ')} "
+                                  "under that name; choose another name (nothing was changed).")
+        for table, column in REGISTER_COLUMNS:
+            con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new, old])
+        ledger.log(con, "remote rename", "ok", f"renamed {old} to {new}: its data, codes, push state and log "
+                   "moved with it", register=new)
+    return _rename_backups(store, old, new)
+
+
+def _rename_backups(store: Store, old: str, new: str) -> list[str]:
+    from etl.catalogs.backup import rename_register  # etl.catalogs imports this module: import when used
+
+    return rename_register(store.data_dir, old, new)
+
+
 def _check_postgres(uri: str) -> None:
     """Connect once (bounded timeout) so a typo is caught at `remote add`, like a missing file is."""
     try:

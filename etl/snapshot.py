@@ -24,7 +24,8 @@ from etl.paths import sql_string
 
 FILE = "snapshot.duckdb"
 TABLES = ("schema_version", "remotes", "sync_log", "import_batches", "voucher_code_owners", "pushes", "numbering",
-          "commercial_rules", "source_changes", "catalog_loads", "loyalty_movements", "customers", "voucher_types")
+          "commercial_rules", "source_changes", "catalog_loads", "loyalty_movements", "customers", "voucher_types",
+          "held_codes")
 SUMMARIES = {
     "register_sales": "SELECT register, max(date) AS last_sales, count(*) AS vouchers FROM vouchers GROUP BY register",
     "code_stats": """SELECT voucher_code, min(date) AS first_date, max(date) AS last_date, count(*) AS vouchers,

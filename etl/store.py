@@ -53,6 +53,7 @@ def main_schema() -> list[str]:
     """
     t = TABLES
     stamp = ["imported_at TIMESTAMP"]
+    batch = ["batch_id VARCHAR"]  # version 3: the import batch that wrote the row (NULL: before undo existed)
     return [
         _ddl("schema_version", ["version INTEGER", "applied_at TIMESTAMP"]),
         _ddl(
@@ -60,9 +61,9 @@ def main_schema() -> list[str]:
             ["name VARCHAR", "path VARCHAR", "ip VARCHAR", "mapping VARCHAR", "engine VARCHAR",
              "added_at TIMESTAMP", "updated_at TIMESTAMP"],
         ),
-        _ddl("voucher_code_owners", ["voucher_code VARCHAR", "register VARCHAR", "since TIMESTAMP"]),
-        _ddl("voucher_types", ["register VARCHAR", *_columns(t["voucher_types"]), *stamp]),
-        _ddl("vouchers", ["register VARCHAR", *_columns(t["vouchers"]), "content_hash VARCHAR", *stamp]),
+        _ddl("voucher_code_owners", ["voucher_code VARCHAR", "register VARCHAR", "since TIMESTAMP", *batch]),
+        _ddl("voucher_types", ["register VARCHAR", *_columns(t["voucher_types"]), *stamp, *batch]),
+        _ddl("vouchers", ["register VARCHAR", *_columns(t["vouchers"]), "content_hash VARCHAR", *stamp, *batch]),
         _ddl("voucher_lines", ["register VARCHAR", *_columns(t["voucher_lines"]), *stamp]),
         _ddl("payments", ["register VARCHAR", *_columns(t["payments"]), *stamp]),
         *[_ddl(name, _columns(t[name])) for name in ("products", "customers", "taxes", "payment_methods")],
@@ -84,7 +85,8 @@ def main_schema() -> list[str]:
             "import_batches",
             ["batch_id VARCHAR", "register VARCHAR", "process_date DATE", "mode VARCHAR",
              "snapshot_sha256 VARCHAR", "read BIGINT", "inserted BIGINT", "updated BIGINT",
-             "skipped BIGINT", "rejected BIGINT", "status VARCHAR", "imported_at TIMESTAMP"],
+             "skipped BIGINT", "rejected BIGINT", "status VARCHAR", "imported_at TIMESTAMP",
+             *(f"{c} {type_}" for c, type_ in VERSION_3_COLUMNS["import_batches"])],
         ),
         _ddl(
             "numbering",
@@ -110,7 +112,28 @@ VERSION_3_TABLES = [
           "accepted_at TIMESTAMP"]),
     _ddl("catalog_loads",  # which catalogs main has ever loaded: one never loaded is never pushed
          ["table_name VARCHAR", "loaded_at TIMESTAMP", "file VARCHAR", "rows BIGINT"]),
+    # What an import batch replaced, kept while the batch can be undone (etl/undo.py): the vouchers it
+    # overwrote (with their lines and payments) as they were, and the register's changes at source for the date.
+    *(_ddl(f"batch_saved_{table}", ["saved_by VARCHAR", "register VARCHAR", *_columns(TABLES[table]),
+                                    *(["content_hash VARCHAR"] if table == "vouchers" else []),
+                                    "imported_at TIMESTAMP", *(["batch_id VARCHAR"] if table == "vouchers" else [])])
+      for table in ("vouchers", "voucher_lines", "payments")),
+    _ddl("batch_saved_source_changes",
+         ["saved_by VARCHAR", "register VARCHAR", "process_date DATE", "voucher_code VARCHAR", "number BIGINT",
+          "kind VARCHAR", "main_hash VARCHAR", "source_hash VARCHAR", "seen_at TIMESTAMP", "status VARCHAR",
+          "reason VARCHAR", "accepted_at TIMESTAMP"]),
+    _ddl("held_codes",  # voucher codes the last import of a register and date held back for a clash (codes list)
+         ["voucher_code VARCHAR", "register VARCHAR", "process_date DATE", "owner VARCHAR", "vouchers BIGINT",
+          "seen_at TIMESTAMP"]),
 ]
+
+# Columns version 3 adds to tables that older stores have (etl/migrations.py adds them there).
+VERSION_3_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "import_batches": (("identity", "VARCHAR"), ("run_id", "VARCHAR"), ("undone_at", "TIMESTAMP")),
+    "vouchers": (("batch_id", "VARCHAR"),),
+    "voucher_types": (("batch_id", "VARCHAR"),),
+    "voucher_code_owners": (("batch_id", "VARCHAR"),),
+}
 
 
 MIGRATIONS: dict[int, list[str]] = {1: []}  # version -> statements run after main_schema(); later issues add

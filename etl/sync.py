@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import duckdb
 
-from etl import extract, ledger, loyalty, registers, rules, staging
+from etl import extract, ledger, loyalty, pipeline, registers, rules, staging
 from etl.catalogs import PushRequest, RegisterPush, push_catalogs
+from etl.catchup import Schedule
 from etl.errors import ConfigError, PosyncError
 from etl.ledger import Counts
 from etl.mapping import Mapping as RegisterMapping
 from etl.mapping import load_mapping
-from etl.pipeline import ImportRequest, import_day
+from etl.pipeline import ImportRequest, Source
 from etl.remotes import Remote, all_remotes
 from etl.store import Store
 
@@ -62,6 +63,7 @@ class StepResult:
     exit_code: int = 0
     error: str | None = None  # the whole step failed (not one register)
     note: str | None = None  # something the step skipped on purpose (a catalog main never loaded)
+    process_date: dt.date | None = None  # an import step: its date
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,11 @@ class ExtrasRequest:
 
 @dataclass(frozen=True)
 class SyncRequest:
-    """One cycle. `hold` names (step, register) pairs to leave out, with why (watch: terminal, unchanged)."""
+    """One cycle. `hold` names (step, register) pairs to leave out, with why (watch: terminal, unchanged).
+
+    schedule: the dates to import and which registers import each, oldest first (a range, --since-last, or
+    watch completing earlier days); empty: process_date, from every selected register.
+    """
 
     process_date: dt.date
     remotes: tuple[str, ...] = ()
@@ -82,7 +88,8 @@ class SyncRequest:
     catalogs: str = "partial"
     hold: Mapping[tuple[str, str], str] = field(default_factory=dict)
     origin: str = "sync"  # sync | watch, for the log row
-    complete: tuple[dt.date, ...] = ()  # earlier dates to import first: a day not imported since it ended
+    schedule: Schedule = ()
+    hold_clash: str = "register"  # --hold: what a code clash holds back
     progress: Progress | None = field(default=None, compare=False)
 
     @property
@@ -95,7 +102,7 @@ class RegisterLine:
     """One row of the cycle summary: one thing counted per column."""
 
     register: str
-    imported: int  # vouchers inserted or updated (today and the earlier days completed)
+    imported: int  # vouchers inserted or updated (over every date of the cycle)
     skipped: int  # vouchers main already had
     held_back: int  # vouchers held back by the checks
     loyalty: int  # loyalty movements imported
@@ -123,12 +130,16 @@ class SyncResult:
     def outcomes(self) -> list[Outcome]:
         return [o for s in self.steps for o in s.outcomes]
 
+    def imports(self) -> list[StepResult]:
+        """The import steps, one per date, oldest first."""
+        return [s for s in self.steps if s.step == "import"]
+
     def lines(self) -> list[RegisterLine]:
         """Per register: what each step counted, the worst status, and what to read about it."""
         out = []
         for name in self.registers:
             mine = [o for o in self.outcomes() if o.register == name]
-            vouchers = [o for o in mine if o.step == "import" or o.step.startswith("complete ")]
+            vouchers = [o for o in mine if o.step == "import"]
             status = max((o.status for o in mine), key=lambda s: _SEVERITY.get(s, 0), default="ok")
             notes = tuple(f"{o.step}: {o.message}" for o in mine
                           if o.status not in ("ok", "skipped") and o.message)
@@ -155,9 +166,9 @@ class SyncResult:
         trouble = [f"{r.register} {r.status}" for r in lines if r.status not in ("ok", "skipped", "warning")]
         failed = [f"{s.step} failed" for s in self.steps if s.error]
         tail = "; ".join(trouble + failed)
-        completed = [f"completed {s.step.removeprefix('complete ')} (imported "
-                     f"{sum(o.counts.inserted + o.counts.updated for o in s.outcomes):,})"
-                     for s in self.steps if s.step.startswith("complete ")]
+        imports = self.imports()
+        completed = [f"completed {s.process_date} (imported "
+                     f"{sum(o.counts.inserted + o.counts.updated for o in s.outcomes):,})" for s in imports[:-1]]
         head = "; ".join(completed) + "; " if completed else ""
         return f"{head}{text}{'; ' + tail if tail else ''}; exit {self.exit_code}"
 
@@ -183,8 +194,10 @@ class _Read:
 
 
 def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...], run_id: str,
-                   actions: tuple[str, ...], progress: Progress | None = None) -> _Read:
-    """Stage each register once and read `tables` whole into stage.<table>.
+                   actions: tuple[str, ...], progress: Progress | None = None,
+                   sources: dict[str, Source] | None = None) -> _Read:
+    """Read `tables` whole into stage.<table> from each register: from its snapshot in `sources` (the
+    cycle's, taken once for the import too), else from a copy staged here.
 
     A register that fails is logged under each of `actions` and returned in failures; never raised.
     """
@@ -198,7 +211,10 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
             try:
                 mapping = load_mapping(remote.mapping)
                 mapped = tuple(t for t in tables if t in mapping.tables)
-                if mapped:
+                source = (sources or {}).get(remote.name)
+                if mapped and source is not None:
+                    _stage_tables(store.con, pipeline.checked(source), mapping, mapped)
+                elif mapped:
                     say(remote.name, "copying for " + " and ".join(_STEP_OF[t] for t in mapped))
                     snapshot = staging.stage(remote.name, remote.path, root)
                     staging.check(snapshot)
@@ -213,9 +229,11 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
                     for action in actions:
                         ledger.log(con, action, "error", str(err), register=remote.name, run_id=run_id)
             finally:
-                staging.cleanup(root, remote.name)
+                if sources is None:
+                    staging.cleanup(root, remote.name)
     finally:
-        staging.cleanup(root)
+        if sources is None:
+            staging.cleanup(root)
     return _Read(got, failures)
 
 
@@ -317,17 +335,28 @@ def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
 # --- the cycle ----------------------------------------------------------------------------------
 
 
-def _import_step(store: Store, request: SyncRequest, names: tuple[str, ...],
-                 held: Mapping[str, str]) -> StepResult:
-    outcomes = [Outcome(n, "import", "held", message=held[n]) for n in names if n in held]
-    todo = tuple(n for n in names if n not in held)
-    if not todo:
-        return StepResult("import", tuple(outcomes))
-    try:
-        result = import_day(store, ImportRequest(request.process_date, todo, request.overwrite,
-                                                 progress=request.progress))
-    except PosyncError as err:
-        return StepResult("import", tuple(outcomes), err.exit_code, str(err))
+def _import_steps(store: Store, request: SyncRequest, schedule: Schedule, held: Mapping[str, str],
+                  sources: dict[str, Source]) -> list[StepResult]:
+    """One import step per scheduled date; a held register is named on each date it was to import."""
+    todo = tuple((day, tuple(n for n in names if n not in held)) for day, names in schedule)
+    base = ImportRequest(request.process_date, overwrite=request.overwrite, hold=request.hold_clash,
+                         progress=request.progress)
+    steps = []
+    for day, names in todo:
+        outcomes = [Outcome(n, "import", "held", message=held[n]) for n in dict(schedule)[day] if n in held]
+        if not names:
+            steps.append(StepResult("import", tuple(outcomes), process_date=day))
+            continue
+        try:
+            result = pipeline.import_range(store, base, ((day, names),), sources).days[0]
+        except PosyncError as err:
+            steps.append(StepResult("import", tuple(outcomes), err.exit_code, str(err), process_date=day))
+            continue
+        steps.append(_import_step(result, outcomes, day))
+    return steps
+
+
+def _import_step(result: pipeline.ImportResult, outcomes: list[Outcome], day: dt.date) -> StepResult:
     rejections = [f for f in result.report.findings if f.is_rejection]
     for r in result.report.registers:
         counts = result.counts.get(r.name, Counts())
@@ -345,7 +374,7 @@ def _import_step(store: Store, request: SyncRequest, names: tuple[str, ...],
         outcomes.append(Outcome(r.name, "import", status, counts, message=message, details=reasons,
                                 exit_code=3 if any(f.is_rejection for f in rejections if r.name in f.registers)
                                 else 0))
-    return StepResult("import", tuple(outcomes), result.exit_code)
+    return StepResult("import", tuple(outcomes), result.exit_code, process_date=day)
 
 
 def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...],
@@ -376,32 +405,39 @@ def _push_outcome(r: RegisterPush) -> Outcome:
 
 
 def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
-    """One full cycle: vouchers, loyalty, rules, catalogs; the cycle's own log row at the end."""
+    """One full cycle: vouchers (each scheduled date), loyalty, rules, catalogs; the cycle's own log row at the end.
+
+    Each register is copied, hashed and checked once, and that snapshot serves every date's import and
+    the loyalty and rules reads.
+    """
     if request.catalogs not in CATALOG_MODES:
         raise ConfigError(f"--catalogs {request.catalogs}: use one of {', '.join(CATALOG_MODES)}.")
     started = dt.datetime.now()
     remotes = _remotes(store, request.remotes)
     names = tuple(r.name for r in remotes)
+    schedule = request.schedule or ((request.process_date, names),)
     run_id = ledger.new_run_id()
 
     def held(step: str) -> dict[str, str]:
         return {r: why for (s, r), why in request.hold.items() if s == step and r in names}
 
-    earlier = [replace(_import_step(store, replace(request, process_date=day), names, held("import")),
-                       step=f"complete {day}") for day in request.complete]
-    imported = _import_step(store, request, names, held("import"))
-    unreadable = {o.register for o in imported.outcomes if o.status in ("error", "held")}
-    if imported.error:  # the step failed as a whole: nothing was read
-        unreadable = set(names)
-    readable = tuple(n for n in names if n not in unreadable)
-    hold_l, hold_r = held("loyalty"), held("rules")
-    to_read = [r for r in remotes if r.name in readable and not (r.name in hold_l and r.name in hold_r)]
-    read = read_registers(store, to_read, EXTRAS, run_id, (loyalty.ACTION, rules.ACTION), request.progress)
+    hold_i, hold_l, hold_r = held("import"), held("loyalty"), held("rules")
+    needed = [r for r in remotes if not (r.name in hold_i and r.name in hold_l and r.name in hold_r)]
+    say = _say(request.progress)
+    with pipeline.staged(store, needed, run_id, say) as sources:
+        imports = _import_steps(store, request, schedule, hold_i, sources)
+        unreadable = {o.register for o in imports[-1].outcomes if o.status in ("error", "held")}
+        if imports[-1].error:  # the step failed as a whole: nothing was read
+            unreadable = set(names)
+        readable = tuple(n for n in names if n not in unreadable)
+        to_read = [r for r in remotes if r.name in readable and not (r.name in hold_l and r.name in hold_r)]
+        read = read_registers(store, to_read, EXTRAS, run_id, (loyalty.ACTION, rules.ACTION), request.progress,
+                              sources)
     loyalty_step = _extras_step(store, "loyalty_movements", read, readable, hold_l, run_id)
     rules_step = _extras_step(store, "commercial_rules", read, readable, hold_r, run_id)
     pushable = tuple(n for n in readable if n not in read.failures)
     catalogs = _catalogs_step(store, request, pushable, held("catalogs"))
-    result = SyncResult(request.process_date, names, (*earlier, imported, loyalty_step, rules_step, catalogs), started,
+    result = SyncResult(request.process_date, names, (*imports, loyalty_step, rules_step, catalogs), started,
                         dt.datetime.now())
     _log_cycle(store, request, result, run_id)
     return result
@@ -409,7 +445,7 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
 
 def _log_cycle(store: Store, request: SyncRequest, result: SyncResult, run_id: str) -> None:
     lines = result.lines()
-    vouchers = [o for s in result.steps if s.step == "import" or s.step.startswith("complete ") for o in s.outcomes]
+    vouchers = [o for s in result.imports() for o in s.outcomes]
     counts = Counts(  # the log row's columns count vouchers, like an import's
         read=sum(o.counts.read for o in vouchers),
         inserted=sum(o.counts.inserted for o in vouchers),

@@ -192,8 +192,10 @@ def run_once(db: str | None, state: WatchState, request: WatchRequest, echo: Ech
         return err.exit_code
     try:
         before = prints(store)
-        if not request.fixed_date:  # a day whose last sales came after its last cycle is completed first
-            cycle = replace(cycle, complete=catchup.dates_to_complete(store, cycle.process_date, cycle.remotes))
+        if not request.fixed_date:  # --since-last up to today: a missed night, a day's last sales, nothing skipped
+            names = tuple(r.name for r in all_remotes(store, cycle.remotes))
+            since = catchup.since_last(store, names, cycle.process_date, look_back=catchup.LOOK_BACK_DAYS)
+            cycle = replace(cycle, schedule=since.schedule)
         result = run_cycle(store, replace(cycle, hold=_held_for(state, before, cycle)))
         _remember(state, before, result, cycle)
     except ConfigError:

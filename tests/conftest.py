@@ -18,6 +18,16 @@ from sample_data import SampleSpec, generate
 
 DAY1 = "2026-11-26"
 
+# What differs between two runs that import the same data: when, and under which batch and run.
+RUN_COLUMNS = {"vouchers": ("imported_at", "batch_id"), "voucher_types": ("imported_at", "batch_id"),
+               "voucher_lines": ("imported_at",), "payments": ("imported_at",),
+               "import_batches": ("batch_id", "imported_at", "identity", "run_id")}
+
+
+def content_sql(table: str, *also: str) -> str:
+    """SELECT of a main table as an import decides it, without RUN_COLUMNS (and `also`), in a stable order."""
+    return f"SELECT * EXCLUDE ({', '.join((*RUN_COLUMNS[table], *also))}) FROM {table} ORDER BY ALL"
+
 
 class Posync:
     """Runs `posync --db <tmp>/main.duckdb …` in-process and reads main back."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DAY1, Posync
+from tests.conftest import DAY1, Posync, content_sql
 from tests.test_sync import World, build_world
 
 LOCKED = re.compile(r"^error: another posync run \(pid (\d+), since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\) "
@@ -23,12 +23,9 @@ LOCKED_RACE = re.compile(r"^error: another posync run \((pid \d+, since [^)]+|pi
                          r".+; wait for it to finish, or stop it, then run again\.$")
 
 CONTENT = {  # main, as one import leaves it, without the import's own timestamps and ids
-    "vouchers": "SELECT * EXCLUDE (imported_at) FROM vouchers ORDER BY ALL",
-    "voucher_lines": "SELECT * EXCLUDE (imported_at) FROM voucher_lines ORDER BY ALL",
-    "payments": "SELECT * EXCLUDE (imported_at) FROM payments ORDER BY ALL",
-    "voucher_types": "SELECT * EXCLUDE (imported_at) FROM voucher_types ORDER BY ALL",
+    **{t: content_sql(t) for t in ("vouchers", "voucher_lines", "payments", "voucher_types")},
     "owners": "SELECT voucher_code, register FROM voucher_code_owners ORDER BY ALL",
-    "batches": "SELECT * EXCLUDE (imported_at) FROM import_batches ORDER BY ALL",
+    "batches": content_sql("import_batches"),
     "imports": "SELECT register, status, read, inserted FROM sync_log "
                "WHERE action = 'import' AND status <> 'skipped' ORDER BY ALL",
 }

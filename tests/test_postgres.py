@@ -31,7 +31,7 @@ from etl.engines import load_extension
 from etl.schema import CATALOG_TABLES, TABLES
 from etl.store import Store
 from sample_data import SampleSpec, generate
-from tests.conftest import DAY1, Posync
+from tests.conftest import DAY1, Posync, content_sql
 from tests.pg import PgServer, copy_to_postgres, read_main, register_exec
 from tests.test_catalogs_push import MAIN_PRODUCTS, REGISTER_PRODUCTS
 from tests.test_catalogs_support import TAX_ROWS, main_rows, main_store, product, register_ddl, set_main
@@ -87,7 +87,7 @@ DATA_TABLES = ("vouchers", "voucher_lines", "payments", "voucher_types")
 
 def main_contents(posync: Main) -> dict[str, list[tuple[Any, ...]]]:
     """Everything an import decides, without what differs by nature (import times, file vs row digests)."""
-    contents = {t: posync.rows(f"SELECT * EXCLUDE (imported_at) FROM {t} ORDER BY ALL") for t in DATA_TABLES}
+    contents = {t: posync.rows(content_sql(t)) for t in DATA_TABLES}
     contents["voucher_code_owners"] = posync.rows("SELECT voucher_code, register FROM voucher_code_owners ORDER BY ALL")
     contents["import_batches"] = posync.rows(
         "SELECT register, process_date, mode, read, inserted, updated, skipped, rejected, status "

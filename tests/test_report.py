@@ -179,10 +179,12 @@ def test_json_shape_and_values(report: Report) -> None:
         "process_date",
         "generated_at",
         "all_or_nothing",
+        "hold",
         "summary",
         "registers",
         "findings",
     ]
+    assert document["hold"] == "register"
     assert document["process_date"] == "2026-11-26"
     assert document["generated_at"] == "2026-11-27T02:00:05"
     assert document["summary"] == {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from validators import integrity, numbering, ownership
 from validators.context import Batches, Context
-from validators.findings import Finding, Plan, RegisterSummary, Report, Severity
+from validators.findings import OWNERSHIP_CHECKS, Finding, Plan, RegisterSummary, Report, Severity
 
 Check = Callable[[Batches, Context], list[Finding]]
 
@@ -32,12 +32,21 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+HOLDS = ("register", "code")
+
+
 @dataclass(frozen=True)
 class Decision:
-    """The policy applied to the findings: registers held back whole, and vouchers held back one by one."""
+    """The policy applied to the findings: registers held back whole, codes, and vouchers one by one."""
 
     rejected_registers: frozenset[str]
     rejected_keys: frozenset[tuple[str, str, int]]
+    held_codes: frozenset[tuple[str, str]] = frozenset()  # (register, voucher_code), with --hold code
+
+
+def intruders(finding: Finding) -> tuple[str, ...]:
+    """The registers a code clash holds back: both sides of a new code, only the intruder on an owned one."""
+    return finding.registers[:1] if finding.check == "code_owned_by_other" else finding.registers
 
 
 def run_checks(batches: Batches, ctx: Context) -> list[Finding]:
@@ -48,8 +57,10 @@ def run_checks(batches: Batches, ctx: Context) -> list[Finding]:
     return findings
 
 
-def decide(findings: list[Finding], registers: tuple[str, ...], all_or_nothing: bool) -> Decision:
-    """Apply the policy: checks 1-2 reject registers, 3-5 reject vouchers; --all-or-nothing rejects all.
+def decide(findings: list[Finding], registers: tuple[str, ...], all_or_nothing: bool,
+           hold: str = "register") -> Decision:
+    """Apply the policy: checks 1-2 reject registers (or, with hold "code", that code's vouchers at each),
+    3-5 reject vouchers; --all-or-nothing rejects all.
 
     >>> f = Finding("duplicate_number", Severity.REJECT_ROWS, ("caja1",), "dup", 1,
     ...             rejected_keys=(("caja1", "FV1", 7),))
@@ -57,20 +68,26 @@ def decide(findings: list[Finding], registers: tuple[str, ...], all_or_nothing: 
     ['caja1', 'caja2']
     >>> decide([f], ("caja1", "caja2"), all_or_nothing=False).rejected_keys
     frozenset({('caja1', 'FV1', 7)})
+    >>> clash = Finding("code_owned_by_other", Severity.REJECT_REGISTER, ("sur", "norte"), "FE1…", 1, "FE1")
+    >>> decide([clash], ("sur", "norte"), False, hold="code").held_codes
+    frozenset({('sur', 'FE1')})
     """
     rejected: set[str] = set()
     keys: set[tuple[str, str, int]] = set()
+    codes: set[tuple[str, str]] = set()
     for finding in findings:
         if finding.severity is Severity.REJECT_REGISTER:
             # code_owned_by_other names the owner too, for the report; only the intruder is held back.
-            involved = finding.registers[:1] if finding.check == "code_owned_by_other" else finding.registers
-            rejected.update(involved)
+            if hold == "code" and finding.check in OWNERSHIP_CHECKS and finding.voucher_code is not None:
+                codes.update((r, finding.voucher_code) for r in intruders(finding))
+            else:
+                rejected.update(intruders(finding))
         elif finding.severity is Severity.REJECT_ROWS:
             keys.update(finding.rejected_keys)
-    if all_or_nothing and (rejected or keys):
+    if all_or_nothing and (rejected or keys or codes):
         rejected = set(registers)
-    return Decision(frozenset(rejected), frozenset(keys))
+    return Decision(frozenset(rejected), frozenset(keys), frozenset(codes))
 
 
-__all__ = ["CHECKS", "Batches", "Context", "Decision", "Finding", "Plan", "RegisterSummary", "Report",
-           "Severity", "decide", "run_checks"]
+__all__ = ["CHECKS", "HOLDS", "OWNERSHIP_CHECKS", "Batches", "Context", "Decision", "Finding", "Plan",
+           "RegisterSummary", "Report", "Severity", "decide", "intruders", "run_checks"]

@@ -31,3 +31,4 @@ class Context:
     today: dt.date
     registers: tuple[str, ...]
     sample_size: int = 3
+    hold: str = "register"  # register | code: what a code clash holds back (the messages say which)

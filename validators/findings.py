@@ -29,6 +29,9 @@ def amount_text(value: decimal.Decimal) -> str:
     return f"{whole}.{fraction.ljust(2, '0')}"
 
 
+OWNERSHIP_CHECKS = ("code_in_two_registers", "code_owned_by_other")  # checks 1 and 2: a voucher-code clash
+
+
 class Severity(enum.StrEnum):
     REJECT_REGISTER = "reject_register"  # the register's whole batch is held back (checks 1, 2)
     REJECT_ROWS = "reject_rows"  # the vouchers named in rejected_keys are held back (checks 3-5)
@@ -51,10 +54,15 @@ class Finding:
     voucher_code: str | None = None
     samples: tuple[dict[str, Any], ...] = ()
     rejected_keys: tuple[tuple[str, str, int], ...] = ()
+    per_register: tuple[tuple[str, int], ...] = ()  # a code clash: each register's vouchers of that code
 
     @property
     def is_rejection(self) -> bool:
         return self.severity is not Severity.WARNING
+
+    def code_vouchers(self, register: str) -> int:
+        """How many vouchers of the clashing code this register sent (0 when it sent none)."""
+        return dict(self.per_register).get(register, 0)
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class Report:
     registers: tuple[RegisterSummary, ...]
     findings: tuple[Finding, ...]
     all_or_nothing: bool = False
+    hold: str = "register"  # what a code clash held back: the register's whole batch, or that code's vouchers
 
     @property
     def rejected_registers(self) -> tuple[str, ...]:

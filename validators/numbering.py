@@ -156,7 +156,8 @@ def number_reused(batches: Batches, ctx: Context) -> list[Finding]:
         SELECT s.register, s.voucher_code, s.number, s.date, s.issued_at, s.total,
                m.register AS main_register, m.date AS main_date, m.issued_at AS main_issued_at, m.total AS main_total
         FROM stage.vouchers s JOIN vouchers m ON m.voucher_code = s.voucher_code AND m.number = s.number
-        WHERE s.date IS NOT NULL AND (m.date IS DISTINCT FROM s.date OR m.issued_at IS DISTINCT FROM s.issued_at)
+        WHERE s.date IS NOT NULL AND (m.date IS DISTINCT FROM s.date OR m.issued_at IS DISTINCT FROM s.issued_at
+                                      OR m.register <> s.register)
           AND NOT EXISTS (SELECT 1 FROM voucher_code_owners o  -- another register's code: check 2 holds it back
                           WHERE o.voucher_code = s.voucher_code AND o.register <> s.register)
         ORDER BY s.register, s.voucher_code, s.number
@@ -170,6 +171,10 @@ def number_reused(batches: Batches, ctx: Context) -> list[Finding]:
                           for c in codes)
         first = mine[0]
         was = "another issue time" if first["main_date"] == first["date"] else str(first["main_date"])
+        why = "was the register restored from a backup or reinstalled?"
+        if first["main_register"] != register:  # a code assigned to a replacement register must go on numbering
+            was = f"{first['main_register']}, {first['main_date']}"
+            why = f"a code {register} took over must continue after the numbers main holds"
         samples: list[dict[str, object]] = []
         for r in mine[: ctx.sample_size]:
             samples.append({"version": "in main", "register": r["main_register"], "voucher_code": r["voucher_code"],
@@ -186,8 +191,7 @@ def number_reused(batches: Batches, ctx: Context) -> list[Finding]:
             rows=len(mine),
             message=(f"{register} reused {plural(len(mine), 'voucher number')} main already holds for another sale "
                      f"({which}; first imported for {was}): a number is issued once (DIAN), so "
-                     f"{'it is' if len(mine) == 1 else 'they are'} held back; was the register restored from a "
-                     "backup or reinstalled?"),
+                     f"{'it is' if len(mine) == 1 else 'they are'} held back; {why}"),
             samples=tuple(samples),
             rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine),
         ))

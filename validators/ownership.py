@@ -28,9 +28,18 @@ def code_in_two_registers(batches: Batches, ctx: Context) -> list[Finding]:
     )
     findings = []
     for c in conflicts:
-        involved = batches.rows(
-            "SELECT count(*) AS n FROM stage.vouchers WHERE list_contains(?, register)", [c["registers"]]
-        )[0]["n"]
+        per_register = tuple((r["register"], int(r["n"])) for r in batches.rows(
+            "SELECT register, count(*) AS n FROM stage.vouchers WHERE voucher_code = ? GROUP BY ALL ORDER BY ALL",
+            [c["voucher_code"]]))
+        if ctx.hold == "code":
+            involved = sum(n for _, n in per_register)
+            held = (f"their {involved} {c['voucher_code']} vouchers held back; their other codes go on "
+                    "(--hold code)")
+        else:
+            involved = batches.rows(
+                "SELECT count(*) AS n FROM stage.vouchers WHERE list_contains(?, register)", [c["registers"]]
+            )[0]["n"]
+            held = f"{involved} vouchers held back"
         samples = batches.rows(
             """SELECT register, voucher_code, number, date, total FROM stage.vouchers
                WHERE voucher_code = ? ORDER BY number, register LIMIT ?""",
@@ -42,11 +51,9 @@ def code_in_two_registers(batches: Batches, ctx: Context) -> list[Finding]:
             registers=tuple(c["registers"]),
             voucher_code=c["voucher_code"],
             rows=int(involved),
-            message=(
-                f"{c['voucher_code']} was issued by both {_both(c['registers'])} on {ctx.process_date}: "
-                f"{involved} vouchers held back"
-            ),
+            message=f"{c['voucher_code']} was issued by both {_both(c['registers'])} on {ctx.process_date}: {held}",
             samples=tuple(samples),
+            per_register=per_register,
         ))
     return findings
 
@@ -64,7 +71,13 @@ def code_owned_by_other(batches: Batches, ctx: Context) -> list[Finding]:
     )
     findings = []
     for s in stolen:
-        held = batches.rows("SELECT count(*) AS n FROM stage.vouchers WHERE register = ?", [s["register"]])[0]["n"]
+        if ctx.hold == "code":
+            held = s["vouchers"]
+            what = f"those {held} held back; {s['register']}'s other codes go on (--hold code)"
+        else:
+            held = batches.rows("SELECT count(*) AS n FROM stage.vouchers WHERE register = ?",
+                                [s["register"]])[0]["n"]
+            what = f"all {held} vouchers of {s['register']} held back"
         findings.append(Finding(
             check="code_owned_by_other",
             severity=Severity.REJECT_REGISTER,
@@ -73,10 +86,10 @@ def code_owned_by_other(batches: Batches, ctx: Context) -> list[Finding]:
             rows=int(held),
             message=(
                 f"{s['voucher_code']} belongs to {s['owner']} but {s['register']} issued {s['vouchers']} of them "
-                f"on {ctx.process_date} (numbers {s['first_number']}–{s['last_number']}): "
-                f"all {held} vouchers of {s['register']} held back"
+                f"on {ctx.process_date} (numbers {s['first_number']}–{s['last_number']}): {what}"
             ),
             samples=({"register": s["register"], "voucher_code": s["voucher_code"], "owner": s["owner"],
                       "first_number": s["first_number"], "last_number": s["last_number"]},),
+            per_register=((s["register"], int(s["vouchers"])),),
         ))
     return findings

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from validators.findings import Finding, RegisterSummary, Report, Severity, amount_text, plural
+from validators.findings import OWNERSHIP_CHECKS, Finding, RegisterSummary, Report, Severity, amount_text, plural
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
@@ -194,6 +194,11 @@ def next_steps(report: Report) -> list[str]:
             steps.append(
                 "--all-or-nothing is on: nothing from any register is imported while anything is rejected."
             )
+        elif report.hold == "register" and any(f.check in OWNERSHIP_CHECKS for f in report.findings):
+            steps.append(
+                f"A voucher-code clash holds back whole registers: `posync import --date {day} --hold code` "
+                "imports their other codes now and holds back only the clashing code."
+            )
     if groups["error"]:
         steps.append(
             f"Could not read {', '.join(groups['error'])}: check that the register is on and its "
@@ -215,6 +220,10 @@ def next_steps(report: Report) -> list[str]:
             + (" Warnings change nothing; review them with the shop." if report.warnings else "")
         )
     return steps
+
+
+def _code_held(report: Report, finding: Finding) -> bool:
+    return report.hold == "code" and finding.check in OWNERSHIP_CHECKS and not report.all_or_nothing
 
 
 def rejections(report: Report) -> list[Finding]:
@@ -242,6 +251,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "process_date": report.process_date.isoformat(),
         "generated_at": report.generated_at.isoformat(),
         "all_or_nothing": report.all_or_nothing,
+        "hold": report.hold,
         "summary": {
             "registers": len(report.registers),
             "accepted": groups["accepted"],
@@ -347,7 +357,8 @@ def _text_rejections(report: Report) -> list[str]:
         where = [f"check {finding.check}", f"registers {', '.join(finding.registers)}"]
         if finding.voucher_code:
             where.append(f"voucher code {finding.voucher_code}")
-        scope = "whole register" if finding.severity is Severity.REJECT_REGISTER else "these vouchers"
+        scope = ("that code only (--hold code)" if _code_held(report, finding) else "whole register") \
+            if finding.severity is Severity.REJECT_REGISTER else "these vouchers"
         where.append(f"{plural(held_back(finding), 'voucher')} held back ({scope})")
         lines.append(f"      {clean(' | '.join(where))}")
         lines.extend(f"        {sample_text(s)}" for s in finding.samples[:TEXT_SAMPLES])

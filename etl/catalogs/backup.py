@@ -172,3 +172,18 @@ def list_backups(data_dir: Path, register: str | None = None) -> list[Manifest]:
         if register is None or manifest.register == register:
             out.append(manifest)
     return sorted(out, key=lambda m: (m.created_at, m.backup_id), reverse=True)
+
+
+def rename_register(data_dir: Path, old: str, new: str) -> list[str]:
+    """Rewrite the manifests of a renamed register's backups; the ids of those that could not be rewritten."""
+    failed = []
+    for manifest in list_backups(data_dir, old):
+        path = backup_dir(data_dir, manifest.backup_id) / MANIFEST
+        partial = path.with_name(MANIFEST + ".partial")
+        try:
+            doc = manifest.to_json() | {"register": new}
+            partial.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+            os.replace(partial, path)
+        except OSError:
+            failed.append(manifest.backup_id)
+    return failed

@@ -80,10 +80,11 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 
 def _register_commands() -> None:
-    from etl.cli import catalogs, changes, console, demo, imports, remote, sync
+    from etl.cli import catalogs, changes, codes, console, demo, imports, remote, sync
 
-    for command in (remote.remote, imports.validate, imports.import_, changes.changes, imports.log, imports.numbering,
-                    catalogs.catalogs, *sync.COMMANDS, demo.demo, console.console):
+    for command in (remote.remote, imports.validate, imports.import_, imports.batches, changes.changes,
+                    *codes.COMMANDS, imports.log, imports.numbering, catalogs.catalogs, *sync.COMMANDS, demo.demo,
+                    console.console):
         cli.add_command(command)
 
 

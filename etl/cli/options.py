@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from etl.remotes import NAME_RE
+from etl import catchup
+from etl.remotes import NAME_RE, all_remotes
 from etl.store import Store, open_store
+from validators import HOLDS
 
 
 class DateType(click.ParamType):
@@ -65,6 +68,91 @@ remotes_option = click.option(
 )
 date_option = click.option("--date", "-d", "process_date", type=PROCESS_DATE, required=True,
                            help="Process date: YYYY-MM-DD, today or yesterday.")
+hold_option = click.option("--hold", type=click.Choice(HOLDS), default="register", show_default=True,
+                           help="What a voucher-code clash holds back: the register's whole batch, or only the "
+                                "vouchers of the clashing code (its other codes land).")
+
+
+@dataclass(frozen=True)
+class Dates:
+    """The dates a command was asked for: one, a range, or each register's dates since its last clean import."""
+
+    day: dt.date | None = None
+    first: dt.date | None = None
+    last: dt.date | None = None
+    since_last: bool = False
+    today: bool = False
+
+    @property
+    def single(self) -> bool:
+        return self.day is not None
+
+    @property
+    def given(self) -> bool:
+        return self.day is not None or self.first is not None or self.since_last
+
+    def select(self, store: Store, remotes: tuple[str, ...]) -> catchup.Selection:
+        names = tuple(r.name for r in all_remotes(store, remotes))
+        if self.day is not None:
+            return catchup.every((self.day,), names)
+        if self.since_last:
+            end = dt.date.today() - dt.timedelta(days=0 if self.today else 1)
+            return catchup.since_last(store, names, end)
+        assert self.first is not None and self.last is not None
+        return catchup.every(catchup.days(self.first, self.last), names)
+
+
+def dates_options(default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--date, or --from/--to, or --since-last [--today]: the command receives them as `dates` (a Dates).
+
+    default: the --date when none of them is given (sync: today); None makes one of them required.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, process_date: dt.date | None, first: dt.date | None, last: dt.date | None,
+                    since_last: bool, today: bool, **kwargs: Any) -> Any:
+            return fn(*args, dates=_dates(process_date, first, last, since_last, today, default), **kwargs)
+
+        for option in reversed((
+            click.option("--date", "-d", "process_date", type=PROCESS_DATE,
+                         help="Process date: YYYY-MM-DD, today or yesterday"
+                              + (f" (default: {default})." if default else ".")),
+            click.option("--from", "first", type=PROCESS_DATE, help="First date of a range (with --to)."),
+            click.option("--to", "last", type=PROCESS_DATE,
+                         help="Last date of a range (default with --from: yesterday)."),
+            click.option("--since-last", is_flag=True,
+                         help="For each register, every date after its last clean import, up to yesterday."),
+            click.option("--today", is_flag=True, help="With --since-last: up to today."),
+        )):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
+
+
+def _dates(day: dt.date | None, first: dt.date | None, last: dt.date | None, since_last: bool, today: bool,
+           default: str | None) -> Dates:
+    chosen = [name for name, given in (("--date", day), ("--from/--to", first or last), ("--since-last", since_last))
+              if given]
+    if len(chosen) > 1:
+        raise click.UsageError(f"give one of --date, --from/--to or --since-last, not {' and '.join(chosen)}.")
+    if today and not since_last:
+        raise click.UsageError("--today goes with --since-last (a range ends where --to says).")
+    if last is not None and first is None:
+        raise click.UsageError("--to needs --from: the first date of the range.")
+    if first is not None:
+        return Dates(first=first, last=last or max(first, dt.date.today() - dt.timedelta(days=1)))
+    if since_last:
+        return Dates(since_last=True, today=today)
+    if day is None and default is not None:
+        day = PROCESS_DATE.convert(default, None, None)
+    return Dates(day=day)  # none given and no default: the command asks for one (require_dates)
+
+
+def require_dates(dates: Dates) -> None:
+    if not dates.given:
+        raise click.UsageError("give the process date: --date D, a range --from D1 --to D2, or --since-last.")
 
 
 def run_note(store: Store) -> str:

@@ -80,6 +80,23 @@ def remove(store: Store, name: str, as_json: bool) -> None:
     click.echo(to_json({"removed": name}) if as_json else f"removed {name} (its imported data stays in main)")
 
 
+@remote.command("rename")
+@click.argument("old", type=REMOTE)
+@click.argument("new", type=REMOTE)
+@json_option
+@pass_store
+def rename(store: Store, old: str, new: str, as_json: bool) -> None:
+    """Rename a register, keeping its identity: its data, codes, push state and log move with it."""
+    unwritten = remotes.rename(store, old, new)
+    if as_json:
+        click.echo(to_json({"renamed": old, "to": new, "backups_not_rewritten": unwritten}))
+        return
+    click.echo(f"renamed {old} to {new}: its vouchers, codes, push state and log moved with it.")
+    if unwritten:
+        click.echo(f"note: the manifests of backups {', '.join(unwritten)} could not be rewritten; they still name "
+                   f"{old}.", err=True)
+
+
 @remote.command("open")
 @click.argument("name", type=REMOTE)
 @json_option

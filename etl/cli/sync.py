@@ -9,11 +9,22 @@ from typing import Any
 
 import click
 
+from etl import catchup
 from etl import loyalty as loyalty_lib
 from etl import rules as rules_lib
 from etl import status as status_lib
 from etl import watch as watch_lib
-from etl.cli.options import PROCESS_DATE, json_option, pass_store, reading_store, remotes_option, run_note
+from etl.cli.options import (
+    PROCESS_DATE,
+    Dates,
+    dates_options,
+    hold_option,
+    json_option,
+    pass_store,
+    reading_store,
+    remotes_option,
+    run_note,
+)
 from etl.render import table, to_json
 from etl.store import Store
 from etl.sync import (
@@ -43,6 +54,7 @@ def _exit(code: int) -> None:
 def _step_json(step: StepResult) -> dict[str, Any]:
     return {
         "step": step.step, "exit_code": step.exit_code, "error": step.error, "note": step.note,
+        **({"process_date": step.process_date} if step.process_date else {}),
         "registers": [{"register": o.register, "status": o.status, **o.counts.__dict__, "pushed": o.pushed,
                        "message": o.message, "details": list(o.details), "transient": o.transient}
                       for o in step.outcomes],
@@ -148,7 +160,8 @@ def rules_list(store: Store, as_json: bool) -> None:
 
 
 def cycle_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The options `sync` and `watch` share (besides --date)."""
+    """The options `sync` and `watch` share (besides the dates)."""
+    fn = hold_option(fn)
     fn = click.option("--catalogs", type=click.Choice(CATALOG_MODES), default="partial", show_default=True,
                       help="Catalog push after the imports (none: skip it).")(fn)
     fn = click.option("--overwrite", is_flag=True,
@@ -162,7 +175,20 @@ def sync_text(result: SyncResult) -> str:
     columns = [("register", "register"), ("imported", "vouchers imported"), ("skipped", "skipped"),
                ("held_back", "held back"), ("loyalty", "loyalty"), ("rules", "rules"), ("pushed", "pushed"),
                ("status", "status")]
-    lines = [f"sync {result.process_date}:", table(rows, columns)]
+    imports = result.imports()
+    lines = []
+    if len(imports) > 1:  # a range: one line per date first, the per-register table then holds the totals
+        dated = [{"date": s.process_date, "registers": len(s.outcomes), "status": _worst(s),
+                  **{k: sum(getattr(o.counts, f) for o in s.outcomes) for k, f in
+                     (("imported", "inserted"), ("updated", "updated"), ("skipped", "skipped"),
+                      ("held back", "rejected"))}} for s in imports]
+        lines += [f"sync {imports[0].process_date} to {imports[-1].process_date} "
+                  f"({plural(len(imports), 'date')}):",
+                  table(dated, [(k, k) for k in ("date", "registers", "status", "imported", "updated", "skipped",
+                                                "held back")]), "totals:"]
+    else:
+        lines.append(f"sync {result.process_date}:")
+    lines.append(table(rows, columns))
     for r in result.lines():
         lines += [f"  {r.register}: {note}" for note in r.notes]
     for step in result.steps:
@@ -170,9 +196,21 @@ def sync_text(result: SyncResult) -> str:
             lines.append(f"  {step.step}: {step.error}")
         if step.note:
             lines.append(f"  {step.step}: note: {step.note}")
-    lines.append("steps: " + ", ".join(f"{s.step} exit {s.exit_code}" for s in result.steps)
+    lines.append("steps: " + ", ".join(_step_name(s, len(imports) > 1) + f" exit {s.exit_code}" for s in result.steps)
                  + f"; exit {result.exit_code}")
     return "\n".join(lines)
+
+
+def _step_name(step: StepResult, dated: bool) -> str:
+    return f"{step.step} {step.process_date}" if dated and step.process_date else step.step
+
+
+_SEVERITY = ("ok", "skipped", "warning", "held", "partial", "conflict", "rejected", "error")
+
+
+def _worst(step: StepResult) -> str:
+    return max((o.status for o in step.outcomes), key=lambda s: _SEVERITY.index(s) if s in _SEVERITY else 0,
+               default="ok")
 
 
 def sync_json(result: SyncResult) -> dict[str, Any]:
@@ -181,16 +219,19 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
 
 
 @click.command("sync")
-@click.option("--date", "-d", "process_date", type=PROCESS_DATE, default="today", show_default=True,
-              help="Process date of the voucher import: YYYY-MM-DD, today or yesterday.")
+@dates_options(default="today")
 @cycle_options
 @json_option
 @pass_store
-def sync(store: Store, process_date: dt.date, remotes: tuple[str, ...], overwrite: bool, catalogs: str,
+def sync(store: Store, dates: Dates, remotes: tuple[str, ...], overwrite: bool, catalogs: str, hold: str,
          as_json: bool) -> None:
-    """One full cycle: import vouchers, loyalty, rules, then push the catalogs."""
-    result = run_cycle(store, SyncRequest(process_date, remotes, overwrite, catalogs,
-                                          progress=_progress(not as_json)))
+    """One full cycle: import vouchers (a date, a range or --since-last), loyalty, rules, then push the catalogs."""
+    selection = dates.select(store, remotes)
+    if not selection.schedule:  # --since-last, all caught up: the rest of the cycle still runs
+        selection = catchup.every((dt.date.today() - dt.timedelta(days=1),), ())
+    last = selection.dates[-1]
+    result = run_cycle(store, SyncRequest(last, remotes, overwrite, catalogs, schedule=selection.schedule,
+                                          hold_clash=hold, progress=_progress(not as_json)))
     click.echo(to_json(sync_json(result)) if as_json else sync_text(result))
     _exit(result.exit_code)
 
@@ -204,12 +245,15 @@ def sync(store: Store, process_date: dt.date, remotes: tuple[str, ...], overwrit
 @click.option("--max-runs", type=click.IntRange(min=1), help="Stop after this many cycles.")
 @click.pass_context
 def watch(ctx: click.Context, every: float, process_date: dt.date | None, remotes: tuple[str, ...],
-          overwrite: bool, catalogs: str, max_runs: int | None) -> None:
+          overwrite: bool, catalogs: str, hold: str, max_runs: int | None) -> None:
     """Run `sync` every MINUTES until stopped ("Activar sincronización automática").
 
-    Holds the main store only while a cycle runs; SIGINT/SIGTERM finish the cycle, then exit 0.
+    Each cycle imports, for each register, every date since its last clean import up to today (a missed
+    night is caught up, nothing is skipped). Holds the main store only while a cycle runs; SIGINT/SIGTERM
+    finish the cycle, then exit 0.
     """
-    cycle = SyncRequest(process_date or dt.date.today(), remotes, overwrite, catalogs, origin="watch")
+    cycle = SyncRequest(process_date or dt.date.today(), remotes, overwrite, catalogs, origin="watch",
+                        hold_clash=hold)
     request = watch_lib.WatchRequest(every, cycle, fixed_date=process_date is not None, max_runs=max_runs)
     ctx.exit(watch_lib.watch(ctx.obj.get("db") if ctx.obj else None, request, click.echo))
 

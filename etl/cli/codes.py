@@ -1,0 +1,62 @@
+"""`posync codes list|assign|release`: voucher-code ownership, managed and logged."""
+
+from __future__ import annotations
+
+import click
+
+from etl import codes as codes_lib
+from etl.cli.options import REMOTE, json_option, pass_store, reading_store
+from etl.render import table, to_json
+from etl.store import Store
+
+reason_option = click.option("--reason", required=True, help="Why (kept in the log beside the change).")
+
+
+@click.group()
+def codes() -> None:
+    """Voucher codes and the register that owns each (one owner per code, always)."""
+
+
+@codes.command("list")
+@json_option
+@reading_store
+def codes_list(store: Store, as_json: bool) -> None:
+    """Every voucher code: its owner, dates and vouchers in main, and where it is held back."""
+    rows = codes_lib.listing(store)
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo("no voucher codes yet: the first import of a register gives it its codes.")
+        return
+    for row in rows:
+        row["owner_shown"] = (f"{row['owner']} (removed)" if row["owner_removed"] else row["owner"]) or "-"
+        row["held_shown"] = ", ".join(row["held_back"])
+    click.echo(table(rows, [("code", "code"), ("owner_shown", "owner"), ("first_date", "first date"),
+                            ("last_date", "last date"), ("vouchers", "vouchers"), ("held_shown", "held back")]))
+
+
+@codes.command("assign")
+@click.argument("code")
+@click.argument("register", type=REMOTE)
+@reason_option
+@pass_store
+def codes_assign(store: Store, code: str, register: str, reason: str) -> None:
+    """Make REGISTER the owner of CODE (e.g. a register that replaced another); from the next import on."""
+    before = codes_lib.assign(store, code, register, reason)
+    code = code.strip().upper()
+    click.echo(f"{code} now belongs to {register}" + (f" (was {before})" if before else "")
+               + "; it takes effect at the next import.")
+
+
+@codes.command("release")
+@click.argument("code")
+@reason_option
+@pass_store
+def codes_release(store: Store, code: str, reason: str) -> None:
+    """Free CODE, whose owner was removed or never imported it: the next register to import it cleanly owns it."""
+    owner = codes_lib.release(store, code, reason)
+    click.echo(f"{code.strip().upper()} released (was {owner}); the next register to import it cleanly owns it.")
+
+
+COMMANDS = (codes,)
