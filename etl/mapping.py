@@ -1,4 +1,4 @@
-"""Load a register mapping (mappings/*.json): JSON Schema first, then every expression through sqlglot.
+"""Load a register mapping (etl/mappings/*.json): JSON Schema first, then every expression through sqlglot.
 
 A mapping says, for each canonical table, which source table to read and, for each canonical
 column, a source column, a single scalar SQL expression over that table's columns, or null.
@@ -23,7 +23,7 @@ from sqlglot.tokens import TokenType
 from etl.errors import ConfigError
 from etl.schema import TABLES
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"  # package data: inside the installed package
 SCHEMA_PATH = MAPPINGS_DIR / "mapping.schema.json"
 
 # Nodes that make an expression more than one scalar value per source row.
@@ -77,7 +77,7 @@ class Mapping:
 
 def mapping_path(name_or_path: str) -> Path:
     """A built-in mapping name (canonical, legacy_es) or a path to a JSON file."""
-    if name_or_path.endswith(".json") or "/" in name_or_path:
+    if name_or_path.endswith(".json") or "/" in name_or_path or "\\" in name_or_path:
         return Path(name_or_path).resolve()
     return MAPPINGS_DIR / f"{name_or_path}.json"
 
