@@ -18,9 +18,9 @@ from etl.faults import checkpoint
 from etl.ledger import Counts
 from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote, all_remotes
+from etl.results import Plan, RegisterSummary, Report
 from etl.store import Store
 from validators import Batches, Context, decide, run_checks
-from validators.findings import Plan, RegisterSummary, Report
 
 Progress = Callable[[str, str], None]
 TABLES = ("voucher_types", "vouchers", "voucher_lines", "payments")

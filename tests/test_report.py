@@ -14,8 +14,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from validators.findings import Finding, Plan, RegisterSummary, Report, Severity
-from validators.report import SCHEMA_PATH, render, to_html, to_json, to_text
+from etl.report import SCHEMA_PATH, render, to_html, to_json, to_text
+from etl.results import Plan, RegisterSummary, Report
+from validators.findings import Finding, Severity
 
 DAY = dt.date(2026, 11, 26)
 HOSTILE = "<script>alert(1)</script>"

@@ -79,7 +79,7 @@ def test_the_wheel_holds_every_runtime_file_of_the_source(installed: Installed) 
 
     assert runtime and sorted(runtime - in_wheel) == []
     assert {"etl/mappings/canonical.json", "etl/mappings/legacy_es.json", "etl/mappings/mapping.schema.json",
-            "validators/templates/report.css", "etl/console/static/console.css"} <= in_wheel
+            "etl/report.css", "etl/console/static/console.css"} <= in_wheel
 
 
 def test_the_installed_posync_runs_the_demo_imports_and_pushes_from_outside_the_source(installed: Installed,

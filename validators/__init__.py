@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from validators import integrity, numbering, ownership
 from validators.context import Batches, Context
-from validators.findings import Finding, Plan, RegisterSummary, Report, Severity
+from validators.findings import Finding, Severity
 
 Check = Callable[[Batches, Context], list[Finding]]
 
@@ -72,5 +72,4 @@ def decide(findings: list[Finding], registers: tuple[str, ...], all_or_nothing: 
     return Decision(frozenset(rejected), frozenset(keys))
 
 
-__all__ = ["CHECKS", "Batches", "Context", "Decision", "Finding", "Plan", "RegisterSummary", "Report",
-           "Severity", "decide", "run_checks"]
+__all__ = ["CHECKS", "Batches", "Context", "Decision", "Finding", "Severity", "decide", "run_checks"]

@@ -75,7 +75,7 @@ def report_format(fmt: str | None, output: Path | None) -> str:
 def validate(store: Store, process_date: dt.date, remotes: tuple[str, ...], fmt: str | None, output: Path | None,
              all_or_nothing: bool) -> None:
     """Run every check of an import, and show what it would do, without merging anything."""
-    from validators.report import render
+    from etl.report import render
 
     chosen = report_format(fmt, output)
     result = import_day(store, ImportRequest(process_date, remotes, all_or_nothing=all_or_nothing,
@@ -96,7 +96,7 @@ def validate(store: Store, process_date: dt.date, remotes: tuple[str, ...], fmt:
 def import_(store: Store, process_date: dt.date, remotes: tuple[str, ...], overwrite: bool, all_or_nothing: bool,
             reread: bool, as_json: bool) -> None:
     """Import the vouchers of a date: only new ones, or with --overwrite also the changed ones."""
-    from validators.report import to_json as report_json
+    from etl.report import to_json as report_json
 
     result = import_day(store, ImportRequest(process_date, remotes, overwrite, all_or_nothing, reread=reread,
                                              progress=_progress(not as_json)))

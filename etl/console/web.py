@@ -28,8 +28,8 @@ from etl.console.jobs import Jobs, Work
 from etl.console.security import FORM_LIMIT, Secrets, csrf_ok, same_origin, session_of, stale
 from etl.engines import is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
+from etl.report import prose
 from etl.store import Store, open_store
-from validators.report import prose
 
 HERE = Path(__file__).parent
 

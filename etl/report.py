@@ -19,11 +19,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from validators.findings import Finding, RegisterSummary, Report, Severity, amount_text, plural
+from etl.results import RegisterSummary, Report
+from validators.findings import Finding, Severity, amount_text, plural
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-TEMPLATES = Path(__file__).with_name("templates")
+CSS_PATH = Path(__file__).with_name("report.css")
 FORMATS = ("text", "json", "html")
 STATUSES = ("accepted", "partial", "rejected", "error", "identical")
 PROBLEM_STATUSES = ("rejected", "partial", "error")
@@ -456,7 +457,7 @@ _REGISTER_HEAD = (
 @functools.cache
 def stylesheet() -> str:
     """The report's CSS, read once from templates/report.css."""
-    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    return CSS_PATH.read_text(encoding="utf-8")
 
 
 def e(value: Any) -> str:
