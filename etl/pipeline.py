@@ -8,12 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import duckdb
 
 from etl import changes, crash, extract, ledger, merge, postgres, registers, staging
 from etl.changes import Changes
-from etl.errors import ConfigError, PosyncError
+from etl.errors import HELD_BACK, ConfigError, PosyncError
 from etl.faults import checkpoint
 from etl.ledger import Counts
 from etl.mapping import Mapping, load_mapping
@@ -128,7 +129,7 @@ def _announcer(store: Store, request: ImportRequest) -> Progress:
     return say
 
 
-def _stage_one(store: Store, remote: Remote, request: ImportRequest, root, say: Progress) -> _Staged:  # type: ignore[no-untyped-def]
+def _stage_one(store: Store, remote: Remote, request: ImportRequest, root: Path, say: Progress) -> _Staged:
     """Copy, check and extract one register; a failure is recorded, logged, and the others go on."""
     result = _Staged(remote)
     try:
@@ -294,5 +295,5 @@ def _log_validation(store: Store, staged: list[_Staged], report: Report, request
 def _exit_code(staged: list[_Staged], report: Report) -> int:
     codes = [s.error_code for s in staged if s.status == "error"]
     if report.has_rejections:
-        codes.append(3)
+        codes.append(HELD_BACK)
     return max(codes, default=0)

@@ -22,7 +22,7 @@ from typing import Any
 from etl.results import RegisterSummary, Report
 from validators.findings import Finding, Severity, amount_text, plural
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: registers[].samples_missing (always empty in 1) removed
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 CSS_PATH = Path(__file__).with_name("report.css")
 FORMATS = ("text", "json", "html")
@@ -275,7 +275,6 @@ def _register_json(reg: RegisterSummary) -> dict[str, Any]:
             "overwrite_would_update": plan.overwrite_would_update,
         },
         "error": reg.error,
-        "samples_missing": [json_safe(s) for s in reg.samples_missing],
     }
 
 
@@ -403,10 +402,6 @@ def _text_registers(report: Report) -> list[str]:
     table = text_table(_REGISTER_COLUMNS, [_text_register_row(r) for r in report.registers])
     lines = ["REGISTERS", *(f"  {row}" for row in table)]
     lines.extend(f"  {clean(r.name)}: {clean(r.error)}" for r in report.registers if r.error)
-    for reg in report.registers:
-        if reg.samples_missing:
-            lines.append(f"  {clean(reg.name)}: no longer at the register, e.g.")
-            lines.extend(f"    {sample_text(s)}" for s in reg.samples_missing[:TEXT_SAMPLES])
     return lines
 
 
@@ -705,17 +700,6 @@ def _html_samples(report: Report) -> str:
         )
         for i, f in ordered
         if f.samples
-    ]
-    blocks += [
-        _details(
-            "",
-            "partial",
-            "missing",
-            f"{r.name}: imported vouchers no longer at the register",
-            r.samples_missing,
-        )
-        for r in report.registers
-        if r.samples_missing
     ]
     if not blocks:
         return ""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 from validators.findings import Finding
 
@@ -39,7 +38,6 @@ class RegisterSummary:
     payments: int = 0
     plan: Plan = field(default_factory=Plan)
     error: str | None = None
-    samples_missing: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
