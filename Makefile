@@ -22,6 +22,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check etl validators sample_data tests bench
+	$(BIN)/mypy  # strict, on etl validators sample_data bench ([tool.mypy] in pyproject.toml)
 
 bench: $(STAMP)
 	@$(BIN)/python -c "import dlt, pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'

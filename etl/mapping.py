@@ -18,7 +18,7 @@ import jsonschema
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokenizer_core import TokenType
 
 from etl.errors import ConfigError
 from etl.schema import TABLES
@@ -39,7 +39,7 @@ class TableMapping:
 
     canonical: str
     source: str
-    columns: dict[str, exp.Expression | None]  # canonical column -> expression over source columns
+    columns: dict[str, exp.Expr | None]  # canonical column -> expression over source columns
 
     def source_columns(self) -> dict[str, str]:
         """Each source column the mapping reads -> the canonical column that needs it."""
@@ -150,7 +150,7 @@ def _table_mapping(file: str, canonical: str, spec: dict[str, Any]) -> TableMapp
                 f"mapping {file}: $.tables.{canonical}.columns.{column}: {canonical} has no column {column} "
                 f"(canonical columns: {', '.join(known)})."
             )
-    columns: dict[str, exp.Expression | None] = {}
+    columns: dict[str, exp.Expr | None] = {}
     for column in known:
         where = f"mapping {file}: $.tables.{canonical}.columns.{column}"
         if column not in spec["columns"]:
@@ -168,7 +168,7 @@ def _table_mapping(file: str, canonical: str, spec: dict[str, Any]) -> TableMapp
     return TableMapping(canonical, spec["source"], columns)
 
 
-def parse_expression(text: str, where: str) -> exp.Expression:
+def parse_expression(text: str, where: str) -> exp.Expr:
     """Parse one scalar expression over the source row, refusing anything else.
 
     >>> parse_expression("valor_total / 100", "x").sql("duckdb")

@@ -100,22 +100,22 @@ def affinity(declared: str) -> str:
     return "numeric"
 
 
-def _typeof(column: exp.Expression) -> exp.Expression:
+def _typeof(column: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this="typeof", expressions=[column.copy()])
 
 
-def _in(value: exp.Expression, *words: str) -> exp.Expression:
+def _in(value: exp.Expr, *words: str) -> exp.Expr:
     return exp.In(this=value, expressions=[exp.Literal.string(w) for w in words])
 
 
-def _exact_text(column: exp.Expression) -> exp.Expression:
+def _exact_text(column: exp.Expr) -> exp.Expr:
     """A value as bytes: floats in their shortest exact form (printf %!.17g), the rest as stored."""
     printed = exp.Anonymous(this="printf", expressions=[exp.Literal.string("%!.17g"), column.copy()])
     return exp.Case().when(exp.EQ(this=_typeof(column), expression=exp.Literal.string("real")), printed) \
         .else_(exp.cast(column.copy(), "BLOB"))
 
 
-def _safe(column: exp.Expression, name: str, numbers: str) -> list[exp.Expression]:
+def _safe(column: exp.Expr, name: str, numbers: str) -> list[exp.Expr]:
     """A mixed column read value by value: numbers (as `numbers`: integer or real) and the rest as bytes."""
     if numbers == "integer":
         number = exp.Case().when(exp.EQ(this=_typeof(column), expression=exp.Literal.string("integer")),
@@ -146,7 +146,7 @@ class SqliteReader:
         with contextlib.suppress(Exception):
             self._con.close()
 
-    def _fetch(self, query: exp.Expression, params: Sequence[Any] = ()) -> pa.Table:
+    def _fetch(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
         cursor = self._con.cursor()
         try:
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
@@ -207,7 +207,7 @@ def _safe_select(query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> 
         branches = [part for b in branches
                     for part in ((b.left, b.right) if isinstance(b, exp.SetOperation) else (b,))]
     for select in branches:
-        projections: list[exp.Expression] = []
+        projections: list[exp.Expr] = []
         for projection in select.expressions:
             name = projection.alias_or_name
             column = projection.this if isinstance(projection, exp.Alias) else projection

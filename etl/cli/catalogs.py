@@ -102,7 +102,7 @@ def _edits(register: str, edits: tuple[Edits, ...]) -> list[str]:
 
 def push_summary(result: PushResult) -> str:
     """Per register and table: what the push did; then errors, edits at the registers, SQL files."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for r in result.registers:
         if not r.tables:
             rows.append({"register": r.register, "status": r.status})

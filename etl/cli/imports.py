@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -26,7 +27,7 @@ from etl.store import Store
 from validators.findings import plural
 
 
-def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+def _progress(enabled: bool) -> Callable[[str, str], None] | None:
     """Per-register progress on stderr when it is a terminal; silent in cron and pipes."""
     if not enabled or not sys.stderr.isatty():
         return None
