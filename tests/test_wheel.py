@@ -105,10 +105,12 @@ def test_the_installed_posync_runs_the_demo_imports_and_pushes_from_outside_the_
     imported = installed.posync("import", "--date", "2026-11-25")
     assert re.search(r"^caja3 +accepted +25 +25 ", imported, re.M) and re.search(r"^caja4 +accepted +25 +25 ", imported,
                                                                                   re.M), imported
-    (installed.work / "taxes.csv").write_text("tax_id,name,rate\nIVA19,IVA general,0.19\nIVA5,IVA reducido,0.05\n"
-                                              "EXE,Exento,0\n", encoding="utf-8")
+    # A catalog as Spanish Excel writes it (cp1252, `;`, decimal comma), then pushed to both registers.
+    (installed.work / "taxes.csv").write_bytes("tax_id;name;rate\r\nIVA19;IVA general;0,19\r\n"
+                                               "IVA5;IVA reducido;0,05\r\nEXE;Exento (Ñ);0\r\n".encode("cp1252"))
     loaded = installed.posync("catalogs", "load", "taxes", "taxes.csv")
-    assert loaded.startswith("3 rows from taxes.csv loaded into main's taxes"), loaded
+    assert loaded.splitlines()[:2] == ["3 rows from taxes.csv loaded into main's taxes: 3 new, 0 changed, 0 deleted, "
+                                       "0 unchanged", "read as cp1252 text, separated by ';', with decimal commas"]
     pushed = installed.posync("catalogs", "push", "--mode", "total", "--table", "taxes")
     assert re.search(r"^caja3 +applied +taxes ", pushed, re.M) and re.search(r"^caja4 +applied +taxes ", pushed, re.M)
     assert "caja3: no sales in main for" in installed.posync("status", code=1)  # 2026-11-25 is days ago: exit 1
