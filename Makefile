@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) demo posync-data posync.duckdb posync.duckdb.lock
+	rm -rf $(VENV) demo posync-data posync.duckdb posync.duckdb.lock posync.duckdb.lock.json
