@@ -22,6 +22,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check etl validators sample_data tests bench
+	$(BIN)/mypy  # strict, on etl validators sample_data bench ([tool.mypy] in pyproject.toml)
 
 bench: $(STAMP)
 	@$(BIN)/python -c "import dlt, pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
@@ -32,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) demo posync-data posync.duckdb posync.duckdb.lock
+	rm -rf $(VENV) demo posync-data posync.duckdb posync.duckdb.lock posync.duckdb.lock.json

@@ -167,7 +167,7 @@ def phases(b: Bench, name: str, template: Path, day: str, *flags: str) -> dict[s
 def _share(doc: dict[str, Any] | None, *names: str) -> float | None:
     if doc is None:
         return None
-    return sum(doc["phases"].get(n, {}).get("share", 0.0) for n in names)
+    return float(sum(doc["phases"].get(n, {}).get("share", 0.0) for n in names))
 
 
 # ---------------------------------------------------------------------------------------------- cases

@@ -78,7 +78,8 @@ def cached(target: Path, stamp: str, build: Callable[[Path], dict[str, object] |
     if target.exists() and stamp_file.exists():
         doc = json.loads(stamp_file.read_text())
         if doc.get("stamp") == stamp:
-            return doc.get("facts", {})  # type: ignore[no-any-return]
+            facts: dict[str, object] = doc.get("facts", {})
+            return facts
     stamp_file.unlink(missing_ok=True)
     _remove(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -134,8 +135,9 @@ def registers(n: int, days: int, vouchers: int, say: Callable[[str], None]) -> R
         return {"rows": rows, "payments": payments}
 
     facts = cached(folder, stamp, build, say)
-    return RegisterSet(key, folder, spec.register_names, day, dict(facts["rows"]),  # type: ignore[call-overload]
-                       dict(facts["payments"]), stamp)  # type: ignore[call-overload]
+    rows, payments = facts["rows"], facts["payments"]
+    assert isinstance(rows, dict) and isinstance(payments, dict)  # as build() wrote them
+    return RegisterSet(key, folder, spec.register_names, day, dict(rows), dict(payments), stamp)
 
 
 def count_day(folder: Path, names: tuple[str, ...], day: date) -> tuple[dict[str, int], dict[str, int]]:
@@ -146,7 +148,7 @@ def count_day(folder: Path, names: tuple[str, ...], day: date) -> tuple[dict[str
     rows, payments = {}, {}
     for name in names:
         con.execute(f"ATTACH {literal(str(folder / f'{name}.db'))} AS r (TYPE sqlite, READ_ONLY)")
-        counts = [con.execute(f"SELECT count(*) FROM ({day_select(t, 'r', name, str(day), False)})").fetchone()[0]
+        counts = [con.execute(f"SELECT count(*) FROM ({day_select(t, 'r', name, str(day), False)})").fetchall()[0][0]
                   for t in ("vouchers", "voucher_lines", "payments")]
         con.execute("DETACH r")
         rows[name], payments[name] = int(counts[0] + counts[1]), int(counts[2])
@@ -307,7 +309,8 @@ def catalog_since_push(pair: CatalogPair, say: Callable[[str], None]) -> Catalog
 
 
 def _stamp_of(target: Path) -> str:
-    return json.loads(_stamp_path(target).read_text())["stamp"]  # type: ignore[no-any-return]
+    stamp: str = json.loads(_stamp_path(target).read_text())["stamp"]
+    return stamp
 
 
 def load_catalogs(store: Path, source: Path) -> None:

@@ -33,7 +33,7 @@ class Command:
     label: str
     argv: tuple[str, ...]
     log_dir: Path
-    prepare: Callable[[], None] | None = field(default=None, compare=False)
+    prepare: Callable[[], object] | None = field(default=None, compare=False)
     env: dict[str, str] = field(default_factory=dict)
     ok_codes: tuple[int, ...] = (0,)
     cwd: Path | None = None

@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # dlt phones home and writes to ~/.dlt unless told otherwise; set before dlt is imported.
 DLT_ENV = {"RUNTIME__DLTHUB_TELEMETRY": "false", "RUNTIME__LOG_LEVEL": "WARNING"}
@@ -54,6 +55,9 @@ KEYS = {
 }
 # Columns that are not read from the register.
 _NOT_SOURCE = {"register", "content_hash", "imported_at"}
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def literal(text: str) -> str:
@@ -88,7 +92,7 @@ def day_select(table: str, alias: str, register: str, day: str, typed: bool) -> 
             f'WHERE h."date" = {when}')
 
 
-def _connect(path: str = ":memory:"):  # type: ignore[no-untyped-def]
+def _connect(path: str = ":memory:") -> duckdb.DuckDBPyConnection:
     import duckdb
 
     from etl.engines import extension_path
@@ -190,12 +194,12 @@ def dlt_load(dest: Path, work: Path, registers: Sequence[tuple[str, str]], day: 
     pipeline = dlt.pipeline(pipeline_name="bench_dlt", destination=dlt.destinations.duckdb(str(dest)),
                             dataset_name="main_data", pipelines_dir=str(work))
     pipeline.run(resources)
-    counts = pipeline.last_trace.last_normalize_info.row_counts  # type: ignore[union-attr]
+    counts = pipeline.last_trace.last_normalize_info.row_counts
     return sum(n for t, n in counts.items() if t in MAIN_COLUMNS)
 
 
 def _pairs(values: Sequence[str]) -> list[tuple[str, str]]:
-    return [tuple(v.split("=", 1)) for v in values]  # type: ignore[misc]
+    return [(name, path) for name, path in (v.split("=", 1) for v in values)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -202,7 +202,7 @@ def _rule(source: str, target: str) -> tuple[str, str]:
     return text.replace(PLACEHOLDER, as_text), reason.replace(PLACEHOLDER, as_text)
 
 
-def strict(value: exp.Expression, source: str, target: str) -> tuple[exp.Expression, exp.Expression]:
+def strict(value: exp.Expr, source: str, target: str) -> tuple[exp.Expr, exp.Expr]:
     """(the value as the canonical type, the reason it is bad or NULL) for a source value of DuckDB type source.
 
     >>> v, why = strict(exp.column("total"), "VARCHAR", "DECIMAL(18,4)")

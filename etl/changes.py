@@ -138,10 +138,11 @@ def record(con: duckdb.DuckDBPyConnection, register: str, process_date: dt.date,
 
 def listing(store: Store, everything: bool = False) -> list[dict[str, Any]]:
     """Pending differences (and, with everything, accepted ones), oldest date first."""
-    return store.con.execute(
+    rows: list[dict[str, Any]] = store.con.execute(
         """SELECT register, process_date, voucher_code, number, kind, status, seen_at, reason, accepted_at
            FROM source_changes WHERE ? OR status = 'pending' ORDER BY process_date, register, voucher_code, number""",
         [everything]).to_arrow_table().to_pylist()
+    return rows
 
 
 def summaries(con: duckdb.DuckDBPyConnection, register: str | None = None,

@@ -37,7 +37,8 @@ ORDER BY k.voucher_code
 
 def listing(store: Store) -> list[dict[str, Any]]:
     """Every voucher code: owner (and whether it was removed), dates seen, vouchers in main, where held back."""
-    return store.con.execute(LISTING).to_arrow_table().to_pylist()
+    rows: list[dict[str, Any]] = store.con.execute(LISTING).to_arrow_table().to_pylist()
+    return rows
 
 
 def _norm(code: str) -> str:

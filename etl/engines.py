@@ -111,8 +111,10 @@ def attach_sql(target: str, alias: str, engine: Engine, read_only: bool = True) 
         options.append("READ_ONLY")
     suffix = f" ({', '.join(options)})" if options else ""
     tree = sqlglot.parse_one(f"ATTACH 'placeholder' AS placeholder{suffix}", read="duckdb")
-    tree.find(exp.Literal).replace(exp.Literal.string(target))  # type: ignore[union-attr]
-    tree.find(exp.Identifier).replace(exp.to_identifier(alias))  # type: ignore[union-attr]
+    path, name = tree.find(exp.Literal), tree.find(exp.Identifier)
+    assert path is not None and name is not None  # both are in the template above
+    path.replace(exp.Literal.string(target))
+    name.replace(exp.to_identifier(alias))
     return tree.sql("duckdb")
 
 

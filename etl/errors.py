@@ -1,6 +1,12 @@
-"""One exception tree; each class carries the exit code the CLI returns (SPEC "Exit codes")."""
+"""One exception tree; each class carries the exit code the CLI returns (SPEC "Exit codes").
+
+Exit 3 (validation held back some data) is no exception: held-back data is a result, and the run goes on
+with the other registers; HELD_BACK is that code, wherever a result computes its exit code.
+"""
 
 from __future__ import annotations
+
+HELD_BACK = 3  # the exit code of a run whose validation held back some data
 
 
 class PosyncError(Exception):
@@ -20,12 +26,6 @@ class ConfigError(PosyncError):
     """Bad usage or configuration: a mapping, a remote definition, a flag. Exit 2."""
 
     exit_code = 2
-
-
-class ValidationRejected(PosyncError):
-    """Validation held back some data. Exit 3."""
-
-    exit_code = 3
 
 
 class StoreLocked(PosyncError):

@@ -118,11 +118,11 @@ def _ref(name: str, table: str = SRC) -> exp.Column:
     return exp.column(quoted(name), table=exp.to_identifier(table))
 
 
-def _not_null(value: exp.Expression) -> exp.Expression:
+def _not_null(value: exp.Expr) -> exp.Expr:
     return exp.Not(this=exp.Is(this=value, expression=exp.Null()))
 
 
-def _present(name: str, source: Source) -> exp.Expression:
+def _present(name: str, source: Source) -> exp.Expr:
     """The register has a value in this column (a number, text, or bytes that are not UTF-8)."""
     column = source.column(name)
     parts = [_not_null(_ref(column.name))]
@@ -131,10 +131,10 @@ def _present(name: str, source: Source) -> exp.Expression:
     return exp.or_(*parts)
 
 
-def _shown(name: str, source: Source) -> exp.Expression:
+def _shown(name: str, source: Source) -> exp.Expr:
     """The register's own value for the report: quoted text cut at SAMPLE_WIDTH, bytes not UTF-8 as x'hex'."""
     column = source.column(name)
-    value: exp.Expression = exp.cast(_ref(column.name), "VARCHAR")
+    value: exp.Expr = exp.cast(_ref(column.name), "VARCHAR")
     if column.text:
         value = exp.func("coalesce", _ref(f"{column.name}__text"), value)
     shown = fill(f"'''' || CASE WHEN length(__v__) > {SAMPLE_WIDTH} THEN left(__v__, {SAMPLE_WIDTH - 1}) || '…' "
@@ -146,12 +146,12 @@ def _shown(name: str, source: Source) -> exp.Expression:
 
 @dataclass(frozen=True)
 class _Cast:
-    value: exp.Expression  # the canonical value (meaningful only where reason is NULL)
-    reason: exp.Expression  # why the register's value is bad, or NULL
-    shown: exp.Expression  # the register's own text, for the report
+    value: exp.Expr  # the canonical value (meaningful only where reason is NULL)
+    reason: exp.Expr  # why the register's value is bad, or NULL
+    shown: exp.Expr  # the register's own text, for the report
 
 
-def _not_utf8(reason: exp.Expression, names: Sequence[str], source: Source) -> exp.Expression:
+def _not_utf8(reason: exp.Expr, names: Sequence[str], source: Source) -> exp.Expr:
     for name in names:
         column = source.column(name)
         if column.hex:
@@ -171,14 +171,14 @@ def _plain(name: str, source: Source, target: str) -> _Cast:
     return _Cast(value, _not_utf8(reason, [name], source), _shown(name, source))
 
 
-def _over_source(mapped: exp.Expression, source: Source) -> exp.Expression:
+def _over_source(mapped: exp.Expr, source: Source) -> exp.Expr:
     tree = mapped.copy()
     for column in list(tree.find_all(exp.Column)):
         column.replace(_ref(source.column(column.name).name))
     return tree
 
 
-def _expression(mapped: exp.Expression, source: Source, target: str, source_type: str) -> _Cast:
+def _expression(mapped: exp.Expr, source: Source, target: str, source_type: str) -> _Cast:
     """A mapping expression over the register's columns, cast strictly; NULL from present input is bad."""
     names = list(dict.fromkeys(c.name for c in mapped.find_all(exp.Column)))
     tree = _over_source(mapped, source)
@@ -218,9 +218,9 @@ def canonical_select(con: duckdb.DuckDBPyConnection, table_map: TableMapping, so
     value only where there is no reason, and lists the reasons with the register's own text.
     """
     expression_types = _expression_types(con, table_map, source)
-    inner: list[exp.Expression] = [exp.Star()]
-    outer: list[exp.Expression] = []
-    bad: list[exp.Expression] = []
+    inner: list[exp.Expr] = [exp.Star()]
+    outer: list[exp.Expr] = []
+    bad: list[exp.Expr] = []
     for column, target in TABLES[table_map.canonical].columns:
         mapped = table_map.columns[column]
         if mapped is None:
@@ -230,7 +230,8 @@ def canonical_select(con: duckdb.DuckDBPyConnection, table_map: TableMapping, so
                 else _expression(mapped, source, target, expression_types[column]))
         inner += [exp.alias_(cast.value, f"__value_{column}", quoted=True),
                   exp.alias_(cast.reason, f"__why_{column}", quoted=True)]
-        value, reason = _ref(f"__value_{column}", "i"), _ref(f"__why_{column}", "i")
+        value: exp.Expr = _ref(f"__value_{column}", "i")
+        reason = _ref(f"__why_{column}", "i")
         if (table_map.canonical, column) in CODE_COLUMNS:
             value = fill("nullif(upper(trim(__v__)), '')", v=value)
         outer.append(exp.alias_(exp.Case().when(exp.Is(this=reason, expression=exp.Null()), value), column,
@@ -294,7 +295,7 @@ def _source_table(register: Register, source_table: str) -> exp.Table:
 
 
 def _source_columns(register: Register, table_map: TableMapping, columns: Sequence[str] | None = None,
-                    alias: str = SRC) -> list[exp.Expression]:
+                    alias: str = SRC) -> list[exp.Expr]:
     """The register columns a mapping reads (or `columns`), spelled as the register declares them."""
     declared = register.reader.tables().get(table_map.source.lower(), table_map.source)
     present = register.reader.describe(declared).columns
@@ -308,7 +309,7 @@ def _source_select(register: Register, table_map: TableMapping, columns: Sequenc
     return exp.select(*_source_columns(register, table_map, columns)).from_(table)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, register: str, table: str, query: exp.Expression | str,
+def _insert(con: duckdb.DuckDBPyConnection, register: str, table: str, query: exp.Expr | str,
             where: str = "", params: Sequence[Any] = ()) -> int:
     """INSERT the canonical rows of a query into the staging table (where: over its alias `c`)."""
     names = [quote(c) for c in (*TABLES[table].column_names, "_bad")]
@@ -347,9 +348,9 @@ class DayFilter:
     values: tuple[Any, ...]
     nulls: bool
 
-    def condition(self, alias: str) -> exp.Expression:
+    def condition(self, alias: str) -> exp.Expr:
         column = exp.column(quoted(self.column), table=exp.to_identifier(alias))
-        parts: list[exp.Expression] = []
+        parts: list[exp.Expr] = []
         if self.values:
             parts.append(exp.In(this=column, expressions=[exp.Placeholder() for _ in self.values]))
         if self.nulls:
@@ -417,8 +418,8 @@ def _stage_headers(con: duckdb.DuckDBPyConnection, register: Register, day: dt.d
     headers = register.mapping.tables["vouchers"]
     key = ("headers", len(pushed.values), pushed.nulls) if pushed is not None else ("headers",)
     if key not in register.memo:  # the same query serves every date of a range
-        query = _source_select(register, headers)
-        register.memo[key] = query.where(pushed.condition(SRC)) if pushed is not None else query
+        select = _source_select(register, headers)
+        register.memo[key] = select.where(pushed.condition(SRC)) if pushed is not None else select
     query: exp.Select = register.memo[key]
     params = pushed.values if pushed is not None else ()
     source = register.read(con, query, headers.source, _numbers(headers), params)
@@ -473,7 +474,7 @@ def _plain_keys(table_map: TableMapping) -> tuple[str, str] | None:
 
 
 def _pushed_children(register: Register, table: str,
-                     pushed: DayFilter) -> tuple[exp.Expression, tuple[Any, ...]] | None:
+                     pushed: DayFilter) -> tuple[exp.Query, tuple[Any, ...]] | None:
     """Lines or payments of the day's headers, plus orphans in the day's window: one SQLite query."""
     child, headers = register.mapping.tables[table], register.mapping.tables["vouchers"]
     child_keys, header_keys = _plain_keys(child), _plain_keys(headers)

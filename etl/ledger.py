@@ -111,4 +111,5 @@ def entries(con: duckdb.DuckDBPyConnection, register: str | None = None, action:
            ORDER BY logged_at DESC LIMIT ?""",
         [register, register, action, action, since, since, limit],
     ).to_arrow_table()
-    return rows.to_pylist()
+    listed: list[dict[str, object]] = rows.to_pylist()
+    return listed

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from etl import ledger
+from etl.errors import HELD_BACK
 from etl.extract import bad_text
 from etl.ledger import Counts
 from etl.store import Store
@@ -61,7 +62,7 @@ class LoyaltyOutcome:
     @property
     def exit_code(self) -> int:
         """3 when something the register sent was not applied (bad rows, conflicts); a hold is normal."""
-        return 3 if self.bad_rows or self.conflicts else 0
+        return HELD_BACK if self.bad_rows or self.conflicts else 0
 
     @property
     def message(self) -> str:

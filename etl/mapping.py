@@ -1,4 +1,4 @@
-"""Load a register mapping (mappings/*.json): JSON Schema first, then every expression through sqlglot.
+"""Load a register mapping (etl/mappings/*.json): JSON Schema first, then every expression through sqlglot.
 
 A mapping says, for each canonical table, which source table to read and, for each canonical
 column, a source column, a single scalar SQL expression over that table's columns, or null.
@@ -18,12 +18,12 @@ import jsonschema
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokenizer_core import TokenType
 
 from etl.errors import ConfigError
 from etl.schema import TABLES
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"  # package data: inside the installed package
 SCHEMA_PATH = MAPPINGS_DIR / "mapping.schema.json"
 
 # Nodes that make an expression more than one scalar value per source row.
@@ -39,7 +39,7 @@ class TableMapping:
 
     canonical: str
     source: str
-    columns: dict[str, exp.Expression | None]  # canonical column -> expression over source columns
+    columns: dict[str, exp.Expr | None]  # canonical column -> expression over source columns
 
     def source_columns(self) -> dict[str, str]:
         """Each source column the mapping reads -> the canonical column that needs it."""
@@ -77,7 +77,7 @@ class Mapping:
 
 def mapping_path(name_or_path: str) -> Path:
     """A built-in mapping name (canonical, legacy_es) or a path to a JSON file."""
-    if name_or_path.endswith(".json") or "/" in name_or_path:
+    if name_or_path.endswith(".json") or "/" in name_or_path or "\\" in name_or_path:
         return Path(name_or_path).resolve()
     return MAPPINGS_DIR / f"{name_or_path}.json"
 
@@ -150,7 +150,7 @@ def _table_mapping(file: str, canonical: str, spec: dict[str, Any]) -> TableMapp
                 f"mapping {file}: $.tables.{canonical}.columns.{column}: {canonical} has no column {column} "
                 f"(canonical columns: {', '.join(known)})."
             )
-    columns: dict[str, exp.Expression | None] = {}
+    columns: dict[str, exp.Expr | None] = {}
     for column in known:
         where = f"mapping {file}: $.tables.{canonical}.columns.{column}"
         if column not in spec["columns"]:
@@ -168,7 +168,7 @@ def _table_mapping(file: str, canonical: str, spec: dict[str, Any]) -> TableMapp
     return TableMapping(canonical, spec["source"], columns)
 
 
-def parse_expression(text: str, where: str) -> exp.Expression:
+def parse_expression(text: str, where: str) -> exp.Expr:
     """Parse one scalar expression over the source row, refusing anything else.
 
     >>> parse_expression("valor_total / 100", "x").sql("duckdb")

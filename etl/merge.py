@@ -13,10 +13,10 @@ import duckdb
 import pyarrow as pa
 
 from etl.faults import checkpoint
+from etl.results import Plan
 from etl.schema import TABLES
 from etl.store import quote
 from validators import Decision
-from validators.findings import Plan
 
 KEY = ("voucher_code", "number")
 

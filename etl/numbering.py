@@ -37,4 +37,6 @@ def set_resolution(store: Store, r: Resolution) -> None:
 
 
 def resolutions(store: Store) -> list[dict[str, object]]:
-    return store.con.execute("SELECT * FROM numbering ORDER BY voucher_code").to_arrow_table().to_pylist()
+    table = store.con.execute("SELECT * FROM numbering ORDER BY voucher_code").to_arrow_table()
+    rows: list[dict[str, object]] = table.to_pylist()
+    return rows

@@ -16,14 +16,14 @@ import duckdb
 from etl import changes, crash, extract, ledger, merge, postgres, registers, staging, undo
 from etl.catchup import Schedule
 from etl.changes import Changes
-from etl.errors import ConfigError, PosyncError
+from etl.errors import HELD_BACK, ConfigError, PosyncError
 from etl.faults import checkpoint
 from etl.ledger import Counts
 from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote, all_remotes
+from etl.results import Plan, RegisterSummary, Report
 from etl.store import Store
 from validators import OWNERSHIP_CHECKS, Batches, Context, decide, intruders, run_checks
-from validators.findings import Plan, RegisterSummary, Report
 
 Progress = Callable[[str, str], None]
 TABLES = ("voucher_types", "vouchers", "voucher_lines", "payments")
@@ -407,5 +407,5 @@ def _log_validation(store: Store, staged: list[_Staged], report: Report, request
 def _exit_code(staged: list[_Staged], report: Report) -> int:
     codes = [s.error_code for s in staged if s.status == "error"]
     if report.has_rejections:
-        codes.append(3)
+        codes.append(HELD_BACK)
     return max(codes, default=0)

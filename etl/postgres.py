@@ -168,11 +168,13 @@ def _psycopg() -> Any:
 def connect(uri: str, what: str, terminal: type[PosyncError] = ConfigError,
             autocommit: bool = True) -> psycopg.Connection[Any]:
     """A plain libpq session (psycopg), with the bounded connect timeout; errors become PosyncErrors."""
-    psycopg = _psycopg()
+    pg = _psycopg()
     try:
-        return psycopg.connect(connect_uri(uri), autocommit=autocommit, keepalives=1, keepalives_idle=60,
-                               application_name=f"posync pid {os.getpid()} on {socket.gethostname()}")
-    except psycopg.Error as err:
+        session: psycopg.Connection[Any] = pg.connect(
+            connect_uri(uri), autocommit=autocommit, keepalives=1, keepalives_idle=60,
+            application_name=f"posync pid {os.getpid()} on {socket.gethostname()}")
+        return session
+    except pg.Error as err:
         raise connect_error(uri, err, what, terminal) from None
 
 

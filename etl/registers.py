@@ -100,22 +100,22 @@ def affinity(declared: str) -> str:
     return "numeric"
 
 
-def _typeof(column: exp.Expression) -> exp.Expression:
+def _typeof(column: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this="typeof", expressions=[column.copy()])
 
 
-def _in(value: exp.Expression, *words: str) -> exp.Expression:
+def _in(value: exp.Expr, *words: str) -> exp.Expr:
     return exp.In(this=value, expressions=[exp.Literal.string(w) for w in words])
 
 
-def _exact_text(column: exp.Expression) -> exp.Expression:
+def _exact_text(column: exp.Expr) -> exp.Expr:
     """A value as bytes: floats in their shortest exact form (printf %!.17g), the rest as stored."""
     printed = exp.Anonymous(this="printf", expressions=[exp.Literal.string("%!.17g"), column.copy()])
     return exp.Case().when(exp.EQ(this=_typeof(column), expression=exp.Literal.string("real")), printed) \
         .else_(exp.cast(column.copy(), "BLOB"))
 
 
-def _safe(column: exp.Expression, name: str, numbers: str) -> list[exp.Expression]:
+def _safe(column: exp.Expr, name: str, numbers: str) -> list[exp.Expr]:
     """A mixed column read value by value: numbers (as `numbers`: integer or real) and the rest as bytes."""
     if numbers == "integer":
         number = exp.Case().when(exp.EQ(this=_typeof(column), expression=exp.Literal.string("integer")),
@@ -143,21 +143,21 @@ class SqliteReader:
         self._tables: dict[str, Describe] = {}
         self._names: dict[str, str] | None = None
         self._mixed: dict[str, set[str]] = {}
-        self._rendered: dict[int, tuple[exp.Expression, str]] = {}
+        self._rendered: dict[int, tuple[exp.Expr, str]] = {}
         self._safe: dict[tuple[int, frozenset[str]], tuple[exp.Query, exp.Query]] = {}
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._con.close()
 
-    def _text(self, query: exp.Expression) -> str:
+    def _text(self, query: exp.Expr) -> str:
         """The query's SQLite text; a query object used again (every date of a range) is rendered once."""
         held = self._rendered.get(id(query))
         if held is None or held[0] is not query:
             held = self._rendered[id(query)] = (query, query.sql(self.dialect))
         return held[1]
 
-    def _fetch(self, query: exp.Expression, params: Sequence[Any] = ()) -> pa.Table:
+    def _fetch(self, query: exp.Expr, params: Sequence[Any] = ()) -> pa.Table:
         cursor = self._con.cursor()
         try:
             cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
@@ -230,7 +230,7 @@ def _safe_select(query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> 
         branches = [part for b in branches
                     for part in ((b.left, b.right) if isinstance(b, exp.SetOperation) else (b,))]
     for select in branches:
-        projections: list[exp.Expression] = []
+        projections: list[exp.Expr] = []
         for projection in select.expressions:
             name = projection.alias_or_name
             column = projection.this if isinstance(projection, exp.Alias) else projection
@@ -397,7 +397,7 @@ class Register:
     mapping: Mapping
     reader: Reader
     sources: list[Source] = field(default_factory=list)
-    memo: dict[str, Any] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -7,11 +7,12 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-from etl import fit, ledger, postgres, share
+from etl import fit, ledger, paths, postgres, share
 from etl.engines import ENGINES, is_postgres_uri, sniff
 from etl.errors import ConfigError, PosyncError, TransientError
 from etl.mapping import load_mapping
@@ -41,14 +42,15 @@ def check_name(name: str) -> str:
 def resolve_path(path: str) -> tuple[str, str]:
     """Check a register path: (path to store, engine). A folder must hold exactly one database.
 
-    The path is stored as given (made absolute, symlinks not followed): a symlink is followed at each
+    The path is stored as given: an absolute one (/srv/…, C:\\…, \\\\SERVIDOR\\share\\…) exactly as typed, a
+    relative one joined to the current folder; symlinks are not followed: a symlink is followed at each
     run, so repointing it takes effect (FAULTS 47). Every look at the share is bounded in time and
     anything but a regular file is refused: a FIFO or a dead share never hangs `remote add` (FAULTS 51).
     """
     if is_postgres_uri(path):
         postgres.refuse_password(path, "a register")  # user:pw@ or ?password=: it would be stored and logged
         return path, "postgres"
-    candidate = os.path.abspath(os.path.expanduser(path))
+    candidate = paths.as_given(path)
     try:
         kind = share.regular_file(candidate)
         if kind == "is a folder":
@@ -114,7 +116,7 @@ def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_che
     check_name(name)
     described = load_mapping(mapping)
     if no_check and not is_postgres_uri(path):
-        stored, engine = os.path.abspath(os.path.expanduser(path)), _guess_engine(path)
+        stored, engine = paths.as_given(path), _guess_engine(path)
     else:
         stored, engine = resolve_path(path)
         if engine == "postgres" and not no_check:
@@ -143,7 +145,7 @@ def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str
         if not no_check:
             _check_postgres(stored)
     elif path:
-        stored, engine = ((os.path.abspath(os.path.expanduser(path)), _guess_engine(path)) if no_check
+        stored, engine = ((paths.as_given(path), _guess_engine(path)) if no_check
                           else resolve_path(path))
     updated = Remote(name, stored, ip if ip is not None else current.ip, mapping or current.mapping, engine)
     if path:
@@ -257,24 +259,46 @@ def listing(store: Store) -> list[dict[str, Any]]:
     return out
 
 
-def folder_of(remote: Remote) -> Path:
+def folder_of(remote: Remote) -> PurePath:
+    """The register's folder, in its path's own flavour (a UNC path keeps its share: \\\\SERVIDOR\\cajas)."""
     if remote.engine == "postgres":
         raise ConfigError(f"register {remote.name} is a PostgreSQL database; it has no folder to open.")
-    return Path(remote.path).parent
+    return paths.parent_folder(remote.path)
 
 
-def open_folder(remote: Remote) -> tuple[Path, bool]:
+def file_manager(platform: str = sys.platform, environ: Mapping[str, str] = os.environ) -> str | None:
+    """How this machine opens a folder: 'startfile' (Windows), 'open' (macOS), 'xdg-open' on a desktop.
+
+    None where there is no desktop (a server over SSH, cron): the folder is printed instead.
+
+    >>> file_manager("win32", {}), file_manager("darwin", {}), file_manager("linux", {"DISPLAY": ""})
+    ('startfile', 'open', None)
+    """
+    if platform == "win32":
+        return "startfile"
+    if platform == "darwin":
+        return "open"
+    has_desktop = bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+    return "xdg-open" if has_desktop and shutil.which("xdg-open") else None
+
+
+def open_folder(remote: Remote) -> tuple[PurePath, bool]:
     """Open the register's folder in the desktop's file manager; (folder, opened?).
 
-    The folder goes to the opener as one argv item, never through a shell.
+    The folder goes to the opener as one argv item, never through a shell; a file manager that fails
+    (a share that is down) leaves the folder printed instead.
     """
     folder = folder_of(remote)
-    opener = {"darwin": "open", "win32": "explorer"}.get(sys.platform, "xdg-open")
-    desktop_env = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    has_desktop = sys.platform in ("darwin", "win32") or bool(desktop_env)
-    if not has_desktop or not shutil.which(opener):
+    how = file_manager()
+    try:
+        if how is None:
+            return folder, False
+        if sys.platform == "win32":
+            os.startfile(str(folder))  # Explorer, for a drive or a UNC folder alike
+        else:
+            subprocess.Popen([how, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    except OSError:
         return folder, False
-    subprocess.Popen([opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     return folder, True
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 
 from etl import ledger
+from etl.errors import HELD_BACK
 from etl.extract import bad_text
 from etl.ledger import Counts
 from etl.store import Store
@@ -66,7 +67,7 @@ class RuleOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 3 if self.bad_rows or self.conflicts else 0
+        return HELD_BACK if self.bad_rows or self.conflicts else 0
 
     @property
     def message(self) -> str:

@@ -1,10 +1,12 @@
 """The run lock of a DuckDB main store: one writing run at a time, listings beside it, never a hang.
 
 A lock file beside the store (`<store>.lock`) is locked with portalocker (fcntl.flock on POSIX,
-LockFileEx on Windows), so the OS releases it when the process dies, however it dies:
+LockFileEx on Windows), so the OS releases it when the process dies, however it dies: a holder that
+died is never in the way (its lock went with it), whatever it left written down.
 - a run that changes main takes it exclusively, without waiting: a second run gets exit 4, naming the
-  holder, which writes down in the file who it is (pid, host, command, start) and what it is doing
-  now (its current stage);
+  holder, which writes down who it is (pid, host, command, start) and what it is doing now (its current
+  stage) in `<store>.lock.json`. Not in the locked file itself: Windows' locks are mandatory, so
+  another process could not read it;
 - a listing or `status` takes it shared for the moment it reads main. Readers are quick: a run that
   finds only readers in the way waits for them a few seconds instead of failing. A reader that finds
   a run holding the lock does not wait at all: it reads the snapshot that run's predecessor left
@@ -37,13 +39,17 @@ def _try(handle: IO[str], flags: portalocker.LockFlags) -> bool:
     return True
 
 
-def holder(handle: IO[str]) -> dict[str, Any]:
+def info_path(lock_path: Path) -> Path:
+    """Where the holder of a lock writes down who it is: `<store>.lock.json`."""
+    return lock_path.with_name(lock_path.name + ".json")
+
+
+def holder(lock_path: Path) -> dict[str, Any]:
     """Who holds the lock, as it wrote itself down (it may be a moment away from writing it)."""
     for _ in range(10):
-        handle.seek(0)
-        text = handle.read().strip()
-        if text:
-            with contextlib.suppress(ValueError):
+        with contextlib.suppress(OSError, ValueError):
+            text = info_path(lock_path).read_text(encoding="utf-8").strip()
+            if text:
                 info: dict[str, Any] = json.loads(text)
                 return info
         time.sleep(0.02)
@@ -61,15 +67,16 @@ def describe(info: dict[str, Any]) -> str:
 class RunLock:
     """An exclusive run lock on a DuckDB store; `stage()` writes down what the run is doing now."""
 
-    def __init__(self, handle: IO[str], info: dict[str, Any]) -> None:
+    def __init__(self, handle: IO[str], lock_path: Path, info: dict[str, Any]) -> None:
         self._handle, self.info = handle, info
+        self._info = info_path(lock_path).open("a+", encoding="utf-8")  # overwrites what a dead holder left
         self._write()
 
     def _write(self) -> None:
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(json.dumps(self.info, ensure_ascii=False))
-        self._handle.flush()
+        self._info.seek(0)
+        self._info.truncate()
+        self._info.write(json.dumps(self.info, ensure_ascii=False))
+        self._info.flush()
 
     def stage(self, text: str) -> None:
         self.info["stage"] = text[:200]
@@ -78,9 +85,10 @@ class RunLock:
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
-            self._handle.seek(0)
-            self._handle.truncate()
-            self._handle.flush()
+            self._info.seek(0)
+            self._info.truncate()
+            self._info.flush()
+        self._info.close()
         with contextlib.suppress(Exception):
             portalocker.unlock(self._handle)
         self._handle.close()
@@ -97,13 +105,13 @@ def take(lock_path: Path, target: str, command: str) -> RunLock:
             if time.monotonic() < deadline:
                 time.sleep(0.1)
                 continue
-        info = holder(handle)
         handle.close()
+        info = holder(lock_path)
         raise StoreLocked(f"another posync run ({describe(info)}) holds the main store {target}; "
                           "wait for it to finish, or stop it, then run again.")
     info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
             "started": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "stage": "starting"}
-    return RunLock(handle, info)
+    return RunLock(handle, lock_path, info)
 
 
 class ReadLock:
@@ -123,6 +131,5 @@ def read(lock_path: Path) -> ReadLock | dict[str, Any]:
     handle = lock_path.open("a+", encoding="utf-8")
     if _try(handle, portalocker.LockFlags.SHARED):
         return ReadLock(handle)
-    info = holder(handle)
     handle.close()
-    return info or {"pid": None}
+    return holder(lock_path) or {"pid": None}

@@ -32,8 +32,8 @@ class Table:
 
 
 def _table(name: str, cols: str, key: tuple[str, ...], required: tuple[str, ...] = ()) -> Table:
-    pairs = tuple(tuple(part.strip().split(" ", 1)) for part in cols.split(";"))
-    return Table(name, pairs, key, required or key)  # type: ignore[arg-type]
+    pairs = tuple((column, type_) for column, type_ in (part.strip().split(" ", 1) for part in cols.split(";")))
+    return Table(name, pairs, key, required or key)
 
 
 TABLES: dict[str, Table] = {

@@ -31,13 +31,14 @@ def bounded(register: str, what: str, fn: Callable[..., T], *args: object) -> T:
     A daemon thread: one stuck in open() on a dead share (or a FIFO) must not keep the process
     alive at exit, as a ThreadPoolExecutor's worker would.
     """
-    outcome: dict[str, object] = {}
+    value: list[T] = []
+    error: list[BaseException] = []
 
     def work() -> None:
         try:
-            outcome["value"] = fn(*args)
+            value.append(fn(*args))
         except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
-            outcome["error"] = err
+            error.append(err)
 
     worker = threading.Thread(target=work, name=f"posync-{register}", daemon=True)
     worker.start()
@@ -47,9 +48,9 @@ def bounded(register: str, what: str, fn: Callable[..., T], *args: object) -> T:
             f"register {register}: {what} took more than {timeout():g} s (share unreachable?); "
             "it will be retried on the next run."
         )
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+    if error:
+        raise error[0]
+    return value[0]
 
 
 def _kind(mode: int) -> str:

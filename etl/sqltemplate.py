@@ -21,7 +21,7 @@ from sqlglot import exp
 
 
 @functools.cache
-def _parsed(sql: str, dialect: str) -> exp.Expression:
+def _parsed(sql: str, dialect: str) -> exp.Expr:
     return sqlglot.parse_one(sql, read=dialect)
 
 
@@ -29,11 +29,11 @@ def _key(name: str) -> str | None:
     return name[2:-2] if len(name) > 4 and name.startswith("__") and name.endswith("__") else None
 
 
-def fill(sql: str, dialect: str = "duckdb", **values: Any) -> exp.Expression:
+def fill(sql: str, dialect: str = "duckdb", **values: Any) -> exp.Expr:
     """The template with each placeholder replaced (expressions, identifiers, tables, or projection lists)."""
     tree = _parsed(sql, dialect).copy()
     for select in tree.find_all(exp.Select):  # splice projection lists first
-        spliced: list[exp.Expression] = []
+        spliced: list[exp.Expr] = []
         for projection in select.expressions:
             key = _key(projection.name) if isinstance(projection, exp.Column) else None
             if key is not None and isinstance(values.get(key), list):
@@ -42,17 +42,18 @@ def fill(sql: str, dialect: str = "duckdb", **values: Any) -> exp.Expression:
                 spliced.append(projection)
         select.set("expressions", spliced)
 
-    def swap(node: exp.Expression) -> exp.Expression:
+    def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Table) and (key := _key(node.name)) in values:
-            table = values[key].copy()
+            table: exp.Expr = values[key].copy()
             if node.args.get("alias") is not None:
                 table.set("alias", node.args["alias"].copy())
-            return table  # type: ignore[no-any-return]
+            return table
         if isinstance(node, exp.Column) and (key := _key(node.name)) in values:
             value = values[key]
             if isinstance(value, exp.Identifier):  # a column name: keep the template's qualifier
                 return exp.column(value.copy(), table=node.args.get("table"))
-            return value.copy()  # type: ignore[no-any-return]
+            copied: exp.Expr = value.copy()
+            return copied
         return node
 
     return tree.transform(swap)

@@ -204,8 +204,8 @@ class Store:
 
     def stage(self, text: str) -> None:
         """Say what this run is doing now, for `status` and for a second run told to wait (a run only)."""
-        if self.writing:
-            self._lock.stage(text)  # type: ignore[union-attr]
+        if isinstance(self._lock, runlock.RunLock | postgres.RunLock):  # a run (listings hold a ReadLock)
+            self._lock.stage(text)
 
     def close(self) -> None:
         if isinstance(self._lock, runlock.RunLock):  # leave main's listings for those who read during the next run

@@ -19,7 +19,7 @@ import duckdb
 from etl import extract, ledger, loyalty, pipeline, registers, rules, staging
 from etl.catalogs import PushRequest, RegisterPush, push_catalogs
 from etl.catchup import Schedule
-from etl.errors import ConfigError, PosyncError
+from etl.errors import HELD_BACK, ConfigError, PosyncError
 from etl.ledger import Counts
 from etl.mapping import Mapping as RegisterMapping
 from etl.mapping import load_mapping
@@ -372,7 +372,7 @@ def _import_step(result: pipeline.ImportResult, outcomes: list[Outcome], day: dt
             message = "; ".join(m for m in (message if r.status != "identical" else "", left.sentence()) if m)
             status = "warning" if status == "ok" else status
         outcomes.append(Outcome(r.name, "import", status, counts, message=message, details=reasons,
-                                exit_code=3 if any(f.is_rejection for f in rejections if r.name in f.registers)
+                                exit_code=HELD_BACK if any(f.is_rejection for f in rejections if r.name in f.registers)
                                 else 0))
     return StepResult("import", tuple(outcomes), result.exit_code, process_date=day)
 
@@ -458,7 +458,7 @@ def _log_cycle(store: Store, request: SyncRequest, result: SyncResult, run_id: s
     message = (f"{request.origin}: {result.one_line()} (steps: {steps}; catalogs {request.catalogs})"
                + (f"; held (already reported, retried when their data changes): {', '.join(held)}"
                   if held else ""))
-    status = "ok" if result.exit_code == 0 else ("rejected" if result.exit_code == 3 else "error")
+    status = "ok" if result.exit_code == 0 else ("rejected" if result.exit_code == HELD_BACK else "error")
     with store.transaction() as con:
         ledger.log(con, "sync", status, message, mode=request.mode, process_date=request.process_date,
                    counts=counts, run_id=run_id)

@@ -66,7 +66,8 @@ def listing(store: Store, process_date: dt.date | None = None, register: str | N
             WHERE (?::DATE IS NULL OR process_date = ?) AND (?::VARCHAR IS NULL OR register = ?)
             ORDER BY imported_at DESC, register LIMIT ?""",
         [process_date, process_date, register, register, limit]).to_arrow_table()
-    return rows.to_pylist()
+    listed: list[dict[str, Any]] = rows.to_pylist()
+    return listed
 
 
 _EXPIRED = f"""saved_by IN (SELECT batch_id FROM import_batches
@@ -87,7 +88,7 @@ def prune(store: Store) -> None:
 
 
 def _batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, Any]:
-    rows = con.execute(
+    rows: list[dict[str, Any]] = con.execute(
         f"""SELECT batch_id, register, process_date, mode, status, identity, imported_at, undone_at,
                    imported_at < now()::TIMESTAMP - INTERVAL {UNDO_DAYS} DAY AS expired
             FROM import_batches WHERE batch_id = ?""", [batch_id]).to_arrow_table().to_pylist()

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import FrameType
+from typing import Any
 
 from etl import catchup, crash, share
 from etl.engines import ENGINES, is_postgres_uri
@@ -112,7 +113,7 @@ class _Stop:
         self.signal: str | None = None
         self.in_cycle: int | None = None  # the cycle running now, if any
         self.during: int | None = None  # the cycle the signal arrived in
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         self.signal = signal.Signals(signum).name
@@ -126,7 +127,7 @@ class _Stop:
 
     def __exit__(self, *_exc: object) -> None:
         for sig, previous in self._previous.items():
-            signal.signal(sig, previous)  # type: ignore[arg-type]
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)  # None: not set from Python
 
 
 CATALOG_PRINT_SQL = " UNION ALL ".join(

@@ -73,7 +73,7 @@ def _legacy(name: str, key: tuple[str, ...], *cols: tuple[str, ...]) -> Target:
     return Target(name, tuple(Column(*c) for c in cols), key)
 
 
-# Column names follow mappings/legacy_es.json; the fmt templates are the
+# Column names follow etl/mappings/legacy_es.json; the fmt templates are the
 # inverses of its expressions (tests read these tables back through them).
 LEGACY_ES: dict[str, Target] = {
     "voucher_types": _legacy(

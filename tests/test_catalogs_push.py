@@ -17,6 +17,7 @@ from etl.catalogs import PushRequest, diff_sql, list_backups, push_catalogs, res
 from etl.catalogs import push as push_module
 from etl.catalogs.plan import HASH_TAG
 from etl.errors import ConfigError
+from etl.mapping import MAPPINGS_DIR
 from etl.store import Store
 from tests.test_catalogs_support import (
     TAX_ROWS,
@@ -226,7 +227,7 @@ def test_every_flavour_and_engine(store: Store, tmp_path: Path, mapping: str, en
 
 def test_a_column_mapped_by_an_expression_cant_be_pushed(store: Store, tmp_path: Path) -> None:
     mapping = tmp_path / "odd.json"
-    text = (Path(__file__).parent.parent / "mappings" / "canonical.json").read_text()
+    text = (MAPPINGS_DIR / "canonical.json").read_text()
     mapping.write_text(text.replace('"name": "odd"', "").replace('"name": "canonical"', '"name": "odd"').replace(
         '"price": "price"', '"price": {"expr": "price / 100"}'))
     path = make_register(tmp_path / "caja1.db")

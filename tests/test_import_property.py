@@ -12,8 +12,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl import ImportRequest, import_day, open_store
+from etl.pipeline import ImportRequest, import_day
 from etl.remotes import add
+from etl.store import open_store
 
 DAY = dt.date(2026, 11, 26)
 SCHEMA = """

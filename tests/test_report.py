@@ -14,8 +14,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from validators.findings import Finding, Plan, RegisterSummary, Report, Severity
-from validators.report import SCHEMA_PATH, render, to_html, to_json, to_text
+from etl.report import SCHEMA_PATH, render, to_html, to_json, to_text
+from etl.results import Plan, RegisterSummary, Report
+from validators.findings import Finding, Severity
 
 DAY = dt.date(2026, 11, 26)
 HOSTILE = "<script>alert(1)</script>"
@@ -99,7 +100,6 @@ def report() -> Report:
             480,
             160,
             Plan(new=140, unchanged=5, changed_at_source=3, missing_at_register=1, held_back=2),
-            samples_missing=({"voucher_code": "FV3", "number": 2999, "date": DAY},),
         ),
         RegisterSummary(
             "caja4", "error", error='cannot copy \\\\srv\\caja4\\pos.db: <timeout> after 30 s & "retry"'
@@ -138,7 +138,7 @@ def test_json_validates_against_schema(report: Report, schema: dict[str, Any]) -
     "breaks",
     [
         pytest.param(lambda d: d.pop("summary"), id="missing-summary"),
-        pytest.param(lambda d: d.update(schema_version=2), id="wrong-version"),
+        pytest.param(lambda d: d.update(schema_version=1), id="wrong-version"),
         pytest.param(lambda d: d.update(process_date="26/11/2026"), id="bad-date"),
         pytest.param(lambda d: d["findings"][0].update(severity="fatal"), id="unknown-severity"),
         pytest.param(lambda d: d["findings"][0].update(rows=-1), id="negative-rows"),
@@ -201,7 +201,7 @@ def test_json_shape_and_values(report: Report) -> None:
     caja3 = document["registers"][2]
     assert caja3["read"] == {"vouchers": 150, "lines": 480, "payments": 160}
     assert caja3["plan"]["overwrite_would_update"] == 3
-    assert caja3["samples_missing"] == [{"voucher_code": "FV3", "number": 2999, "date": "2026-11-26"}]
+    assert caja3["plan"]["missing_at_register"] == 1 and "samples_missing" not in caja3
     conflict = document["findings"][1]
     assert conflict["severity"] == "reject_register"
     assert conflict["registers"] == ["caja1", "caja2"]
@@ -221,7 +221,7 @@ def test_render_json_keeps_order_and_unicode(report: Report) -> None:
     out = render(report, "json")
     assert json.loads(out) == to_json(report)
     assert "Peña & Hijos" in out
-    assert out.startswith('{\n  "schema_version": 1,\n  "process_date": "2026-11-26"')
+    assert out.startswith('{\n  "schema_version": 2,\n  "process_date": "2026-11-26"')
 
 
 # ---------------------------------------------------------------- text

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from etl.mapping import MAPPINGS_DIR
 from etl.schema import TABLES
 from sample_data import FAULTS, SampleSpec, build_ready, generate, load_sqlite_extension
 from sample_data.__main__ import main
@@ -29,8 +30,8 @@ Rows = dict[str, list[tuple[Any, ...]]]
 
 
 def read_mapped(path: Path, flavour: str = "canonical") -> Rows:
-    """Every canonical table of a register, read through mappings/<flavour>.json, cast to canonical types."""
-    mapping = json.loads((ROOT / "mappings" / f"{flavour}.json").read_text(encoding="utf-8"))
+    """Every canonical table of a register, read through etl/mappings/<flavour>.json, cast to canonical types."""
+    mapping = json.loads((MAPPINGS_DIR / f"{flavour}.json").read_text(encoding="utf-8"))
     options = "(TYPE sqlite, READ_ONLY)" if path.suffix == ".db" else "(READ_ONLY)"
     with closing(duckdb.connect()) as con:
         load_sqlite_extension(con)
@@ -303,7 +304,7 @@ def test_legacy_flavour_holds_the_same_logical_data(tmp_path: Path) -> None:
     legacy = generate(tmp_path / "legacy", replace(spec, flavour="legacy_es"))
     tables = sqlite_rows(legacy[0], "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     assert [t[0] for t in tables] == sorted(
-        s["source"] for s in json.loads((ROOT / "mappings/legacy_es.json").read_text())["tables"].values()
+        s["source"] for s in json.loads((MAPPINGS_DIR / "legacy_es.json").read_text())["tables"].values()
     )
     assert sqlite_rows(
         legacy[0], "SELECT DISTINCT length(fecha), typeof(fecha), anulado IN (0, 1) FROM comprobantes"

@@ -6,8 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from etl import open_store
-from etl.store import SCHEMA_VERSION
+from etl.store import SCHEMA_VERSION, open_store
 from tests.conftest import Posync
 
 

@@ -60,7 +60,7 @@ def test_max_runs_two_runs_two_cycles_one_at_a_time_then_stops(world: World) -> 
 
 
 def test_sigterm_mid_cycle_finishes_it_and_exits_0(world: World) -> None:
-    lock = Path(str(world.posync.db) + ".lock")
+    lock = Path(str(world.posync.db) + ".lock.json")  # who holds the lock
     proc = _watch(world, "--every", "10", "--date", DAY1, "--catalogs", "none")
     try:
         deadline = time.monotonic() + 30

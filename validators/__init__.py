@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from validators import integrity, numbering, ownership
 from validators.context import Batches, Context
-from validators.findings import OWNERSHIP_CHECKS, Finding, Plan, RegisterSummary, Report, Severity
+from validators.findings import OWNERSHIP_CHECKS, Finding, Severity
 
 Check = Callable[[Batches, Context], list[Finding]]
 
@@ -89,5 +89,5 @@ def decide(findings: list[Finding], registers: tuple[str, ...], all_or_nothing: 
     return Decision(frozenset(rejected), frozenset(keys), frozenset(codes))
 
 
-__all__ = ["CHECKS", "HOLDS", "OWNERSHIP_CHECKS", "Batches", "Context", "Decision", "Finding", "Plan",
-           "RegisterSummary", "Report", "Severity", "decide", "intruders", "run_checks"]
+__all__ = ["CHECKS", "HOLDS", "OWNERSHIP_CHECKS", "Batches", "Context", "Decision", "Finding", "Severity", "decide",
+           "intruders", "run_checks"]

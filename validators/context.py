@@ -22,7 +22,8 @@ class Batches:
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Run a query and return its (small) result as dicts."""
-        return self.con.execute(sql, params or []).to_arrow_table().to_pylist()
+        rows: list[dict[str, Any]] = self.con.execute(sql, params or []).to_arrow_table().to_pylist()
+        return rows
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,10 @@
-"""What checks return and what the validation report is made of. Plain frozen data, no logic."""
+"""What checks return: findings and their severity. Plain frozen data, no logic."""
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -64,53 +63,3 @@ class Finding:
         """How many vouchers of the clashing code this register sent (0 when it sent none)."""
         return dict(self.per_register).get(register, 0)
 
-
-@dataclass(frozen=True)
-class Plan:
-    """What an import would do for one register (like `terraform plan`, for a day of sales)."""
-
-    new: int = 0
-    unchanged: int = 0
-    changed_at_source: int = 0
-    missing_at_register: int = 0
-    held_back: int = 0
-
-    @property
-    def overwrite_would_update(self) -> int:
-        return self.changed_at_source
-
-
-@dataclass(frozen=True)
-class RegisterSummary:
-    """Per-register outcome of validation (and, after an import, of the merge)."""
-
-    name: str
-    status: str  # accepted | partial | rejected | error | identical
-    vouchers: int = 0
-    lines: int = 0
-    payments: int = 0
-    plan: Plan = field(default_factory=Plan)
-    error: str | None = None
-    samples_missing: tuple[dict[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
-class Report:
-    process_date: dt.date
-    generated_at: dt.datetime
-    registers: tuple[RegisterSummary, ...]
-    findings: tuple[Finding, ...]
-    all_or_nothing: bool = False
-    hold: str = "register"  # what a code clash held back: the register's whole batch, or that code's vouchers
-
-    @property
-    def rejected_registers(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.registers if r.status == "rejected")
-
-    @property
-    def has_rejections(self) -> bool:
-        return any(f.is_rejection for f in self.findings)
-
-    @property
-    def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if not f.is_rejection)

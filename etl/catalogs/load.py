@@ -5,19 +5,23 @@ forms; a Parquet DOUBLE 12.1 is the decimal 12.1000, float noise normalised). Th
 naming rows, values and why, when the key column is missing, a key is empty or repeated, or a value
 does not cast or would lose digits (0.00015 has more decimals than a price keeps). By default the
 file becomes the catalog (rows it lacks are deleted from main); with merge=True its rows are added or
-updated and the others are kept.
+updated and the others are kept. A CSV file may be written as shops write it (etl/csvfiles.py: its
+encoding, separator and decimal mark are found or given).
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 from sqlglot import exp
 
-from etl import casts, ledger
+from etl import casts, csvfiles, ledger
 from etl.catalogs.plan import Target, hash_sql, lit
+from etl.csvfiles import COMMA_NUMBER, POINT_NUMBER, CsvFormat
 from etl.errors import ConfigError
 from etl.ledger import Counts
 from etl.schema import CATALOG_TABLES, TABLES
@@ -27,8 +31,20 @@ RAW = "temp.catalog_load_raw"
 SAMPLES = 5
 # CSV quoting is RFC 4180's ("" inside quotes); left to the sniffer, a value ending in `\` before its
 # closing quote (a product named `a\`) could be read as a backslash-escaped quote and shift the columns.
-READERS = {".csv": "read_csv({path}, header = true, all_varchar = true, quote = '\"', escape = '\"')",
-           ".parquet": "read_parquet({path})", ".pq": "read_parquet({path})"}
+# The whole dialect is given (the sniffer is off): a ragged row is an error naming its line, never a
+# silently empty or shifted read.
+CSV_READER = ("read_csv({path}, auto_detect = false, header = true, delim = {delim}, quote = '\"', escape = '\"', "
+              "columns = {columns}, strict_mode = true)")
+READERS = {".csv": CSV_READER, ".parquet": "read_parquet({path})", ".pq": "read_parquet({path})"}
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """What the user said about a CSV file; None: find it out (etl/csvfiles.py)."""
+
+    encoding: str | None = None
+    separator: str | None = None
+    decimal_comma: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -42,9 +58,11 @@ class LoadResult:
     unchanged: int
     missing_columns: tuple[str, ...]  # canonical columns the file lacks (left empty)
     merge: bool
+    csv: CsvFormat | None = None  # how a CSV file was read (None for Parquet)
 
 
-def load_catalog(store: Store, table: str, file: Path, merge: bool = False) -> LoadResult:
+def load_catalog(store: Store, table: str, file: Path, merge: bool = False,
+                 options: CsvOptions | None = None) -> LoadResult:
     """Check the file, then replace (or merge into) main's catalog in one transaction, logged."""
     if table not in CATALOG_TABLES:
         raise ConfigError(f"{table!r} is not a catalog; catalogs are {', '.join(CATALOG_TABLES)}.")
@@ -56,30 +74,98 @@ def load_catalog(store: Store, table: str, file: Path, merge: bool = False) -> L
         kind = file.suffix or "(no extension)"
         raise ConfigError(f"{file.name}: unknown format {kind}; give a .csv or .parquet file.")
     con = store.con
-    _read(con, file, reader)
+    fmt: CsvFormat | None = None
     try:
+        if file.suffix.lower() == ".csv":
+            fmt = _read_csv(con, file, options or CsvOptions(), store.data_dir / "csv")
+        else:
+            _read(con, file, _source(reader, file))
         columns = _columns(con, table, file)
-        _check_values(con, table, file, columns)
+        if fmt is not None:
+            fmt = _decimal_mark(con, table, columns, fmt, (options or CsvOptions()).decimal_comma)
+        _check_values(con, table, file, columns, fmt)
         rows = _count(con, f"SELECT count(*) FROM {RAW}")
         if not rows:
             raise ConfigError(f"{file.name}: the file has no rows; nothing was loaded.")
         _check_keys(con, table, file)
-        return _write(store, table, file, columns, rows, merge)
+        return _write(store, table, file, columns, rows, merge, fmt)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {RAW}")
         con.execute("DROP TABLE IF EXISTS temp.catalog_load_rows")
 
 
-def _read(con: duckdb.DuckDBPyConnection, file: Path, reader: str) -> None:
-    source = reader.format(path=lit(str(file.resolve())))
+def _source(reader: str, file: Path, **dialect: str) -> str:
+    return reader.format(path=lit(str(file.resolve())), **dialect)
+
+
+def _read(con: duckdb.DuckDBPyConnection, file: Path, source: str, fmt: CsvFormat | None = None) -> None:
     try:
         names = [d[0] for d in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
         renamed = ", ".join(f"{quote(n)} AS {quote(n.strip().lower())}" for n in names)
         con.execute(f"CREATE OR REPLACE TEMP TABLE catalog_load_raw AS "
                     f"SELECT row_number() OVER () AS _row, {renamed} FROM {source}")
     except duckdb.Error as err:
-        first = str(err).strip().splitlines()[0][:300]
-        raise ConfigError(f"{file.name}: cannot be read as {file.suffix.lstrip('.').upper()} ({first}).") from None
+        raise ConfigError(_read_error(file, str(err), fmt)) from None
+
+
+def _read_error(file: Path, error: str, fmt: CsvFormat | None) -> str:
+    """One sentence for a file DuckDB could not read: for a CSV, the line, what was wrong and how it was read."""
+    first = error.strip().splitlines()[0][:300]
+    if fmt is None:
+        return f"{file.name}: cannot be read as {file.suffix.lstrip('.').upper()} ({first})."
+    line = re.search(r"CSV Error on Line: (\d+)", error)
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", error)
+    how = f"read as {fmt.describe()}"
+    if line and fields:
+        sep = csvfiles.SEPARATOR_NAMES[fmt.separator]
+        return (f"{file.name}: line {line.group(1)} has {fields.group(2)} values where the header has "
+                f"{fields.group(1)} ({how}); a {sep} inside a value needs quotes, or give the separator with "
+                "--separator.")
+    return f"{file.name}: cannot be read as CSV ({how}: {first})."
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, file: Path, options: CsvOptions, work: Path) -> CsvFormat:
+    """Find or take the file's encoding and separator, then read it as text columns named by its header."""
+    fmt = csvfiles.sniff(file, options.encoding, options.separator)
+    names = [n.strip().lower() for n in csvfiles.header(file, fmt)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{file.name}: column(s) {', '.join(twice)} appear more than once in the header "
+                          f"(read as {fmt.describe()}).")
+    columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
+    readable = csvfiles.as_utf8(file, fmt, work)
+    try:
+        _read(con, file, _source(CSV_READER, readable, delim=lit(fmt.separator), columns=columns), fmt)
+    finally:
+        if readable != file:
+            with contextlib.suppress(OSError):
+                readable.unlink()
+    return fmt
+
+
+def _decimals(table: str, columns: tuple[str, ...]) -> list[str]:
+    return [c for c in columns if TABLES[table].type_of(c).startswith("DECIMAL")]
+
+
+def _decimal_mark(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], fmt: CsvFormat,
+                  decimal_comma: bool | None) -> CsvFormat:
+    """Decide the decimal mark (given, or a comma when unambiguous) and turn `1234,50` into `1234.50`."""
+    decimals = _decimals(table, columns)
+    if not decimals:
+        return fmt
+    found = fmt.found
+    if decimal_comma is None:
+        comma = " + ".join(f"count(*) FILTER (regexp_matches({quote(c)}, {lit(COMMA_NUMBER)}))" for c in decimals)
+        point = " + ".join(f"count(*) FILTER (regexp_matches({quote(c)}, {lit(POINT_NUMBER)}))" for c in decimals)
+        row = con.execute(f"SELECT {comma}, {point} FROM {RAW}").fetchone()
+        commas, points = row if row else (0, 0)
+        decimal_comma = fmt.separator != "," and commas > 0 and points == 0
+        found = (*found, "decimal mark")
+    if decimal_comma:
+        sets = ", ".join(f"{quote(c)} = CASE WHEN regexp_matches({quote(c)}, {lit(COMMA_NUMBER)}) "
+                         f"THEN replace({quote(c)}, ',', '.') ELSE {quote(c)} END" for c in decimals)
+        con.execute(f"UPDATE {RAW} SET {sets}")
+    return CsvFormat(fmt.encoding, fmt.separator, decimal_comma, found)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> tuple[str, ...]:
@@ -110,18 +196,36 @@ def _cast(column: str, source_type: str, target: str) -> tuple[str, str]:
     return value.sql("duckdb"), why
 
 
-def _check_values(con: duckdb.DuckDBPyConnection, table: str, file: Path, columns: tuple[str, ...]) -> None:
+def _hint(column: str, fmt: CsvFormat | None) -> str:
+    """SQL for the likely cause of a bad number in a CSV file, said after the reason (or NULL)."""
+    value = f"CAST({quote(column)} AS VARCHAR)"
+    if fmt is None:
+        return "NULL"
+    if not fmt.decimal_comma:
+        return (f"CASE WHEN regexp_matches({value}, {lit(COMMA_NUMBER)}) "
+                "THEN 'decimal comma? use --decimal-comma' END")
+    return (f"CASE WHEN strpos({value}, '.') > 0 AND strpos({value}, ',') > 0 "
+            "THEN 'a thousands separator? write the number without it' END")
+
+
+def _check_values(con: duckdb.DuckDBPyConnection, table: str, file: Path, columns: tuple[str, ...],
+                  fmt: CsvFormat | None = None) -> None:
     t, types = TABLES[table], _types(con)
+    decimals = _decimals(table, columns)
     checks = []
     for c in columns:
         _, why = _cast(c, types[c], t.type_of(c))
-        checks.append(f"SELECT _row, {lit(c)} AS col, CAST({quote(c)} AS VARCHAR) AS val, {why} AS reason "
-                      f"FROM {RAW} WHERE ({why}) IS NOT NULL")
+        hint = _hint(c, fmt) if c in decimals else "NULL"
+        checks.append(f"SELECT _row, {lit(c)} AS col, CAST({quote(c)} AS VARCHAR) AS val, {why} AS reason, "
+                      f"{hint} AS hint FROM {RAW} WHERE ({why}) IS NOT NULL")
     found = con.execute(f"SELECT *, count(*) OVER () FROM ({' UNION ALL '.join(checks)}) ORDER BY _row, col "
                         f"LIMIT {SAMPLES}").fetchall()
     if found:
-        samples = "; ".join(f"row {r}: {c} {v!r} {why}" for r, c, v, why, _ in found)
-        raise ConfigError(f"{file.name}: {found[0][4]:,} value(s) do not cast ({samples}); fix them and load again.")
+        samples = "; ".join(f"row {r}: {c} {v!r} {why}{f' ({hint})' if hint else ''}"
+                            for r, c, v, why, hint, _ in found)
+        how = f" (read as {fmt.describe()})" if fmt is not None and not fmt.plain else ""
+        raise ConfigError(f"{file.name}: {found[0][5]:,} value(s) do not cast ({samples}){how}; "
+                          "fix them and load again.")
 
 
 def _check_keys(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
@@ -140,7 +244,8 @@ def _check_keys(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
                           f"({shown}); a catalog needs one row per key.")
 
 
-def _write(store: Store, table: str, file: Path, columns: tuple[str, ...], rows: int, merge: bool) -> LoadResult:
+def _write(store: Store, table: str, file: Path, columns: tuple[str, ...], rows: int, merge: bool,
+           fmt: CsvFormat | None) -> LoadResult:
     t, types = TABLES[table], _types(store.con)
     key = quote(t.key[0])
     select = ", ".join(
@@ -173,7 +278,7 @@ def _write(store: Store, table: str, file: Path, columns: tuple[str, ...], rows:
         ledger.log(tx, "catalog load", "ok",
                    f"{table} {how} from {file.name}: +{inserted:,} ~{updated:,} -{deleted:,}{note}",
                    counts=Counts(read=rows, inserted=inserted, updated=updated, skipped=unchanged))
-    return LoadResult(table, file, rows, inserted, updated, deleted, unchanged, missing, merge)
+    return LoadResult(table, file, rows, inserted, updated, deleted, unchanged, missing, merge, fmt)
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

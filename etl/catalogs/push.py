@@ -657,5 +657,6 @@ def pushes(store: Store, register: str | None = None, limit: int = 50) -> list[d
         "WHERE (?::VARCHAR IS NULL OR register = ?) ORDER BY created_at DESC LIMIT ?",
         [register, register, limit],
     ).to_arrow_table()
-    return rows.to_pylist()
+    listed: list[dict[str, object]] = rows.to_pylist()
+    return listed
 

@@ -157,7 +157,7 @@ def _batches(con: duckdb.DuckDBPyConnection, relation: str, row_sql: str, order:
     return [r[0] for r in rows]
 
 
-def _template(tree: exp.Expression, dialect: Dialect) -> tuple[str, str]:
+def _template(tree: exp.Expr, dialect: Dialect) -> tuple[str, str]:
     """A statement shape rendered by sqlglot, split where its rows go."""
     text = tree.sql(dialect.name, identify=True)
     prefix, found, suffix = text.partition(f"{_ROWS}()")
@@ -165,7 +165,7 @@ def _template(tree: exp.Expression, dialect: Dialect) -> tuple[str, str]:
     return prefix, suffix
 
 
-def _rows() -> exp.Expression:
+def _rows() -> exp.Expr:
     return exp.Anonymous(this=_ROWS)
 
 
@@ -295,7 +295,7 @@ def writes(con: duckdb.DuckDBPyConnection, plan: TablePlan, mode: str, dialect: 
     for mask in masks:
         columns = tuple(mask.split(","))
         count = con.execute(f"SELECT count(*) FROM {plan.ops} WHERE _op = 'update' AND _mask = ?",
-                            [mask]).fetchone()[0]  # type: ignore[index]
+                            [mask]).fetchall()[0][0]
         rows = _tuple_sql(target, (target.key, *columns), dialect)
         batches = _batches(con, f"(SELECT * FROM {plan.ops} WHERE _op = 'update' AND _mask = {lit(mask)})",
                            rows, "r._key", ",\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import traceback
 from types import FrameType
 from typing import Any
@@ -90,10 +89,3 @@ def _register_commands() -> None:
 
 _register_commands()
 
-
-def main() -> None:  # pragma: no cover - console entry point
-    cli(prog_name="posync")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from etl import csvfiles
 from etl.catalogs import (
     MODES,
     Edits,
@@ -21,8 +23,10 @@ from etl.catalogs import (
     pushes,
     restore_backup,
 )
+from etl.catalogs.load import CsvOptions
 from etl.catalogs.push import never_loaded_note
 from etl.cli.options import REMOTE, creating_store, json_option, pass_store, reading_store, remotes_option
+from etl.errors import ConfigError
 from etl.render import table, to_json
 from etl.schema import CATALOG_TABLES
 from etl.store import Store
@@ -38,16 +42,38 @@ def catalogs() -> None:
     """Push main's catalogs (products, customers, taxes, payment methods) to the registers."""
 
 
+def _checked(check: Callable[[str | None], str | None], value: str | None) -> str | None:
+    """A CSV option checked at the command line: a bad one is a usage error (exit 2) before main is opened."""
+    try:
+        return check(value)
+    except ConfigError as err:
+        raise click.BadParameter(str(err).split(": ", 1)[1]) from None
+
+
 @catalogs.command("load")
 @click.argument("table_name", metavar="TABLE", type=click.Choice(CATALOG_TABLES))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--merge", is_flag=True, help="Add and update the file's rows, keep main's others "
                                             "(default: the file becomes the catalog).")
+@click.option("--encoding", metavar="NAME", callback=lambda _c, _p, v: _checked(csvfiles.encoding_option, v),
+              help="The CSV file's text encoding, e.g. utf-8, cp1252, latin-1 (default: found from the file).")
+@click.option("--separator", metavar="SEP", callback=lambda _c, _p, v: _checked(csvfiles.separator_option, v),
+              help="The CSV file's separator: ',', ';' or 'tab' (default: found from the header).")
+@click.option("--decimal-comma/--decimal-point", "decimal_comma", default=None,
+              help="Numbers in the CSV file are written 1234,50 (or 1234.50); default: a decimal comma when "
+                   "unambiguous.")
 @json_option
 @creating_store
-def load(store: Store, table_name: str, file: Path, merge: bool, as_json: bool) -> None:
-    """Fill one of main's catalogs from a CSV (with a header) or Parquet file."""
-    r = load_catalog(store, table_name, file, merge)
+def load(store: Store, table_name: str, file: Path, merge: bool, encoding: str | None, separator: str | None,
+         decimal_comma: bool | None, as_json: bool) -> None:
+    """Fill one of main's catalogs from a CSV (with a header) or Parquet file.
+
+    A CSV file may be UTF-8 (with or without a BOM), cp1252 or latin-1, separated by ',', ';' or tabs,
+    with decimal points or decimal commas (as Excel writes it in Spanish): each is found from the file
+    unless given.
+    """
+    options = CsvOptions(encoding, separator, decimal_comma)
+    r = load_catalog(store, table_name, file, merge, options)
     if as_json:
         click.echo(to_json({**dataclasses.asdict(r), "file": str(r.file)}))
         return
@@ -55,6 +81,8 @@ def load(store: Store, table_name: str, file: Path, merge: bool, as_json: bool) 
     rows = f"{r.rows:,} row{'' if r.rows == 1 else 's'}"
     click.echo(f"{rows} from {r.file.name} {how} main's {r.table}: {r.inserted:,} new, "
                f"{r.updated:,} changed, {r.deleted:,} deleted, {r.unchanged:,} unchanged")
+    if r.csv is not None and not r.csv.plain:
+        click.echo(f"read as {r.csv.describe()}")
     if r.missing_columns:
         click.echo(f"columns not in the file, left empty: {', '.join(r.missing_columns)}")
 
@@ -102,7 +130,7 @@ def _edits(register: str, edits: tuple[Edits, ...]) -> list[str]:
 
 def push_summary(result: PushResult) -> str:
     """Per register and table: what the push did; then errors, edits at the registers, SQL files."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for r in result.registers:
         if not r.tables:
             rows.append({"register": r.register, "status": r.status})

@@ -12,7 +12,7 @@ from etl.render import table, to_json
 from etl.store import Store
 
 
-class VoucherKey(click.ParamType):
+class VoucherKey(click.ParamType[tuple[str, int], object]):
     """CODE-NUMBER, e.g. FV1-1003."""
 
     name = "CODE-NUMBER"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,7 +33,7 @@ from etl.store import Store
 from validators.findings import plural
 
 
-def _progress(enabled: bool):  # type: ignore[no-untyped-def]
+def _progress(enabled: bool) -> Callable[[str, str], None] | None:
     """Per-register progress on stderr when it is a terminal; silent in cron and pipes."""
     if not enabled or not sys.stderr.isatty():
         return None
@@ -91,8 +93,8 @@ def _nothing_to_do(selection: Selection) -> bool:
 def validate(store: Store, dates: Dates, remotes: tuple[str, ...], hold: str, fmt: str | None,
              output: Path | None, all_or_nothing: bool) -> None:
     """Run every check of an import, and show what it would do, without merging anything."""
-    from validators.report import render
-    from validators.report import to_json as report_json
+    from etl.report import render
+    from etl.report import to_json as report_json
 
     require_dates(dates)
     chosen = report_format(fmt, output)
@@ -162,7 +164,7 @@ def import_(ctx: click.Context, dates: Dates, remotes: tuple[str, ...], overwrit
 @pass_store
 def _import(store: Store, dates: Dates, remotes: tuple[str, ...], overwrite: bool, all_or_nothing: bool,
             hold: str, reread: bool, as_json: bool) -> None:
-    from validators.report import to_json as report_json
+    from etl.report import to_json as report_json
 
     selection = dates.select(store, remotes)
     if _nothing_to_do(selection):
@@ -255,7 +257,7 @@ def _totals(result: RangeResult) -> Counts:
 def range_summary(result: RangeResult, notes: tuple[str, ...], what: str) -> str:
     """A range: one line per date, then the totals, then each date's held-back vouchers, errors and changes."""
     validating = what == "validate"
-    rows = []
+    rows: list[dict[str, Any]] = []
     for day in result.days:
         plans = [r.plan for r in day.report.registers]
         counts = list(day.counts.values())

@@ -16,7 +16,7 @@ from etl.store import Store, open_store
 from validators import HOLDS
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType[dt.date, Any]):
     """YYYY-MM-DD, today or yesterday."""
 
     name = "DATE"
@@ -47,7 +47,7 @@ class ProcessDate(DateType):
         return day
 
 
-class RemoteName(click.ParamType):
+class RemoteName(click.ParamType[str, Any]):
     """A register name: [A-Za-z0-9_-]{1,64}."""
 
     name = "REMOTE"

@@ -36,4 +36,4 @@ def ngettext(singular: str, plural: str, n: int, /, **params: object) -> str:
 def install(env: jinja2.Environment) -> None:
     """Give templates `_()`, `ngettext()` and `{% trans %}` over the same catalog (new-style: escaped params)."""
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_translations(_catalog, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(_catalog, newstyle=True)  # type: ignore[attr-defined]  # added by jinja2.ext.i18n

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -27,6 +27,9 @@ from etl.console.config import size_text
 from etl.console.i18n import _
 from etl.console.security import csrf_ok, stale
 from etl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 EXTENSIONS = (".csv", ".parquet", ".pq")
 NAME_RE = re.compile(r"[^\x00-\x1f\x7f/\\:]{1,120}")
@@ -102,7 +105,8 @@ class _Receiver:
     def on_headers_finished(self) -> None:
         disposition = Message()
         disposition["content-disposition"] = self.headers.get("content-disposition", "")
-        self.name = disposition.get_param("name", header="content-disposition")  # type: ignore[assignment]
+        name = disposition.get_param("name", header="content-disposition")
+        self.name = name if isinstance(name, str) else None  # a plain name="…"; RFC 2231 forms are no field of ours
         filename = disposition.get_filename()
         if not filename:  # no file chosen: browsers send an empty part
             return
@@ -154,10 +158,12 @@ async def receive(request: Request, data_dir: Path, limit: int) -> Upload:
             raise UploadRefused(stale(), 403)
         raise UploadRefused(_("send the catalog as a form upload (multipart/form-data)."))
     receiver = _Receiver(request, data_dir, limit)
-    callbacks = {name: getattr(receiver, name) for name in (
-        "on_part_begin", "on_header_field", "on_header_value", "on_header_end", "on_headers_finished",
-        "on_part_data", "on_part_end")}
-    parser = MultipartParser(options[b"boundary"], callbacks)  # type: ignore[arg-type]
+    callbacks: MultipartCallbacks = {
+        "on_part_begin": receiver.on_part_begin, "on_header_field": receiver.on_header_field,
+        "on_header_value": receiver.on_header_value, "on_header_end": receiver.on_header_end,
+        "on_headers_finished": receiver.on_headers_finished, "on_part_data": receiver.on_part_data,
+        "on_part_end": receiver.on_part_end}
+    parser = MultipartParser(options[b"boundary"], callbacks)
     try:
         async for chunk in request.stream():
             parser.write(chunk)

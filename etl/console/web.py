@@ -28,8 +28,8 @@ from etl.console.jobs import Jobs, Work
 from etl.console.security import FORM_LIMIT, Secrets, csrf_ok, same_origin, session_of, stale
 from etl.engines import is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
+from etl.report import prose
 from etl.store import Store, open_store
-from validators.report import prose
 
 HERE = Path(__file__).parent
 
@@ -81,7 +81,8 @@ def when(value: Any) -> str:
 
 
 def console(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    found: Console = request.app.state.console  # set by app.build()
+    return found
 
 
 def flash(request: Request, message: str) -> None:

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from etl import paths
+from etl.mapping import MAPPINGS_DIR
 from tests.faults.conftest import (
     DAY1,
     World,
@@ -115,7 +116,7 @@ def test_watch_survives_an_unexpected_exception_in_every_cycle(world: World) -> 
 
 
 def _mapping(world: World, total: str) -> Path:
-    document = json.loads((Path(paths.__file__).parent.parent / "mappings" / "canonical.json").read_text())
+    document = json.loads((MAPPINGS_DIR / "canonical.json").read_text())
     document["name"] = "tienda"
     document["tables"]["vouchers"]["columns"]["total"] = {"expr": total}
     path = world.root / "tienda.json"

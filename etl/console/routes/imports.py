@@ -16,8 +16,8 @@ from etl.console.jobs import Progress, View, Work
 from etl.console.routes.registers import landing
 from etl.console.web import action, convert, post, start, text, texts
 from etl.pipeline import ImportRequest, ImportResult, import_day
+from etl.report import headline, next_steps, rejections, render
 from etl.store import Store
-from validators.report import headline, next_steps, rejections, render
 
 
 def _request(form: FormData, validate_only: bool = False, overwrite: bool = False) -> ImportRequest:

@@ -69,7 +69,7 @@ def _file(job: Job, name: str) -> str:
 
 
 async def job_report(request: Request) -> Response:
-    """The validation report as validators/report.py renders it, for the page's frame (its own CSP)."""
+    """The validation report as etl/report.py renders it, for the page's frame (its own CSP)."""
     return HTMLResponse(_file(_job(request), "report.html"))
 
 

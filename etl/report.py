@@ -19,11 +19,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from validators.findings import OWNERSHIP_CHECKS, Finding, RegisterSummary, Report, Severity, amount_text, plural
+from etl.results import RegisterSummary, Report
+from validators.findings import OWNERSHIP_CHECKS, Finding, Severity, amount_text, plural
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: registers[].samples_missing (always empty in 1) removed; "hold" added
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
-TEMPLATES = Path(__file__).with_name("templates")
+CSS_PATH = Path(__file__).with_name("report.css")
 FORMATS = ("text", "json", "html")
 STATUSES = ("accepted", "partial", "rejected", "error", "identical")
 PROBLEM_STATUSES = ("rejected", "partial", "error")
@@ -284,7 +285,6 @@ def _register_json(reg: RegisterSummary) -> dict[str, Any]:
             "overwrite_would_update": plan.overwrite_would_update,
         },
         "error": reg.error,
-        "samples_missing": [json_safe(s) for s in reg.samples_missing],
     }
 
 
@@ -413,10 +413,6 @@ def _text_registers(report: Report) -> list[str]:
     table = text_table(_REGISTER_COLUMNS, [_text_register_row(r) for r in report.registers])
     lines = ["REGISTERS", *(f"  {row}" for row in table)]
     lines.extend(f"  {clean(r.name)}: {clean(r.error)}" for r in report.registers if r.error)
-    for reg in report.registers:
-        if reg.samples_missing:
-            lines.append(f"  {clean(reg.name)}: no longer at the register, e.g.")
-            lines.extend(f"    {sample_text(s)}" for s in reg.samples_missing[:TEXT_SAMPLES])
     return lines
 
 
@@ -467,7 +463,7 @@ _REGISTER_HEAD = (
 @functools.cache
 def stylesheet() -> str:
     """The report's CSS, read once from templates/report.css."""
-    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    return CSS_PATH.read_text(encoding="utf-8")
 
 
 def e(value: Any) -> str:
@@ -715,17 +711,6 @@ def _html_samples(report: Report) -> str:
         )
         for i, f in ordered
         if f.samples
-    ]
-    blocks += [
-        _details(
-            "",
-            "partial",
-            "missing",
-            f"{r.name}: imported vouchers no longer at the register",
-            r.samples_missing,
-        )
-        for r in report.registers
-        if r.samples_missing
     ]
     if not blocks:
         return ""
