@@ -432,7 +432,7 @@ def _stage_headers(con: duckdb.DuckDBPyConnection, register: Register, day: dt.d
 # year-long register). -1e999 is -Inf: below every number, text and blob, as an absent bound is.
 _PUSHED_CHILDREN = """
 WITH day AS MATERIALIZED (SELECT h.__hk__ AS c, h.__hn__ AS n FROM __header__ AS h WHERE __day__),
-w AS (
+w AS MATERIALIZED (
   SELECT d.c, (SELECT max(x.__hn__) FROM __header__ AS x WHERE x.__hk__ = d.c AND x.__hn__ < d.lo) AS a,
               (SELECT min(x.__hn__) FROM __header__ AS x WHERE x.__hk__ = d.c AND x.__hn__ > d.hi) AS b
   FROM (SELECT c, min(n) AS lo, max(n) AS hi FROM day GROUP BY c) AS d)

@@ -85,6 +85,15 @@ def imported_identically(con: duckdb.DuckDBPyConnection, register: str, process_
     return row is not None
 
 
+def clean_identities(con: duckdb.DuckDBPyConnection, mode: str, dates: list[dt.date]
+                     ) -> set[tuple[str, dt.date, str]]:
+    """(register, date, identity) of every clean batch of those dates and that mode not undone."""
+    rows = con.execute("SELECT register, process_date, identity FROM import_batches WHERE mode = ? "
+                       "AND list_contains(?, process_date) AND identity IS NOT NULL AND status = 'ok' "
+                       "AND undone_at IS NULL", [mode, dates]).fetchall()
+    return {(str(r), d, str(i)) for r, d, i in rows}
+
+
 def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
 

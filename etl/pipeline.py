@@ -6,22 +6,22 @@ No rules live here: checks are in validators/, SQL in extract.py and merge.py.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import duckdb
 
-from etl import changes, crash, extract, ledger, merge, postgres, registers, staging, undo
+from etl import changes, crash, extract, ledger, merge, postgres, registers, undo
 from etl.catchup import Schedule
 from etl.changes import Changes
 from etl.errors import HELD_BACK, ConfigError, PosyncError
 from etl.faults import checkpoint
 from etl.ledger import Counts
-from etl.mapping import Mapping, load_mapping
+from etl.mapping import Mapping
 from etl.remotes import Remote, all_remotes
 from etl.results import Plan, RegisterSummary, Report
+from etl.sources import Source, WillRead, checked, release, staged
 from etl.store import Store
 from validators import OWNERSHIP_CHECKS, Batches, Context, decide, intruders, run_checks
 
@@ -71,18 +71,6 @@ class RangeResult:
 
 
 @dataclass
-class Source:
-    """One register's snapshot for the whole run: copied, hashed and checked once, read for every date."""
-
-    remote: Remote
-    mapping: Mapping | None = None
-    snapshot: staging.Snapshot | None = None
-    error: PosyncError | None = None
-    checked: bool = False
-    register: registers.Register | None = None  # opened at its first read, closed when the run's snapshots go
-
-
-@dataclass
 class _Staged:
     """Per-register facts gathered while staging one date."""
 
@@ -110,14 +98,43 @@ def import_range(store: Store, request: ImportRequest, schedule: Schedule,
     later steps; without it they are taken here and dropped at the end.
     """
     if sources is None:
-        names = tuple(dict.fromkeys(n for _, day_names in schedule for n in day_names))
-        with staged(store, _remotes(store, names), ledger.new_run_id(), _announcer(store, request)) as taken:
-            return import_range(store, request, schedule, taken)
+        names = tuple(dict.fromkeys(n for _, day_names in schedule for n in day_names))  # in reading order
+        remotes = sorted(_remotes(store, names), key=lambda r: names.index(r.name))
+        with staged(store, remotes, ledger.new_run_id(), _will_read(store, request, schedule)) as taken:
+            return _import_dates(store, request, schedule, taken, release_after=True)
+    return _import_dates(store, request, schedule, sources, release_after=False)
+
+
+def _import_dates(store: Store, request: ImportRequest, schedule: Schedule, sources: dict[str, Source],
+                  release_after: bool) -> RangeResult:
+    """Each date in order; with release_after, a register's copy goes once its last date is read."""
     if not request.validate_only:
         undo.prune(store)  # what batches past their undo period saved is dropped
     run_id = ledger.new_run_id()
-    return RangeResult(tuple(_import_date(store, replace(request, process_date=day, remotes=names), sources, run_id)
-                             for day, names in schedule))
+    last = {name: i for i, (_, names) in enumerate(schedule) for name in names}
+    days = []
+    for i, (day, names) in enumerate(schedule):
+        days.append(_import_date(store, replace(request, process_date=day, remotes=names), sources, run_id))
+        for name in (n for n in names if release_after and last[n] == i):
+            release(store, sources[name])
+    return RangeResult(tuple(days))
+
+
+def _will_read(store: Store, request: ImportRequest, schedule: Schedule) -> WillRead | None:
+    """Whether a register's snapshot will be read: not when it was imported identically for all its dates."""
+    if request.validate_only or request.reread:
+        return None
+    dates: dict[str, list[dt.date]] = {}
+    for day, names in schedule:
+        for name in names:
+            dates.setdefault(name, []).append(day)
+    done = ledger.clean_identities(store.con, request.mode, [d for d, _ in schedule])  # read now, on this thread
+
+    def will_read(remote: Remote, sha: str, mapping: Mapping) -> bool:
+        identity = _identity(sha, mapping)
+        return not sha or any((remote.name, day, identity) not in done for day in dates[remote.name])
+
+    return will_read
 
 
 def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
@@ -125,50 +142,6 @@ def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
     if not remotes:
         raise ConfigError("no registers to import from; add one with `posync remote add NAME PATH`.")
     return remotes
-
-
-@contextlib.contextmanager
-def staged(store: Store, remotes: list[Remote], run_id: str, say: Progress) -> Iterator[dict[str, Source]]:
-    """Copy and hash every register once (the copies live until the end of the block).
-
-    A register that can't be copied keeps its error, reported on each date it was to import.
-    """
-    root = store.data_dir / "staging"
-    staging.cleanup(root)  # leftovers of a killed run: we hold the lock, nobody else uses them
-    sources: dict[str, Source] = {}
-    try:
-        for remote in remotes:
-            source = sources[remote.name] = Source(remote)
-            try:
-                with crash.contained(store.data_dir, remote.name, "reading it"):
-                    source.mapping = load_mapping(remote.mapping)
-                    say(remote.name, "copying")
-                    source.snapshot = staging.stage(remote.name, remote.path, root / run_id)
-            except PosyncError as err:
-                source.error = err
-                say(remote.name, f"error: {err}")
-                staging.cleanup(root / run_id, remote.name)
-        yield sources
-    finally:
-        for source in sources.values():
-            if source.register is not None:
-                source.register.close(store.con)
-        staging.cleanup(root)
-
-
-def checked(source: Source) -> staging.Snapshot:
-    """The register's snapshot, integrity-checked the first time it is read; its error, if it has one."""
-    if source.error is not None:
-        raise source.error
-    assert source.snapshot is not None
-    if not source.checked:
-        try:
-            staging.check(source.snapshot)
-        except PosyncError as err:  # a corrupt copy is corrupt for every date and every step
-            source.error = err
-            raise
-        source.checked = True
-    return source.snapshot
 
 
 def _announcer(store: Store, request: ImportRequest) -> Progress:
@@ -234,6 +207,7 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
     remote = source.remote
     result = _Staged(remote)
     try:
+        source.wait(say)
         if source.error is not None:
             raise source.error
         with crash.contained(store.data_dir, remote.name, "reading it"):
@@ -244,7 +218,7 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
                 result.status = "identical"
                 say(remote.name, "already imported, identical")
                 return result
-            checked(source)
+            checked(source, say)
             say(remote.name, "reading")
             if source.register is None:
                 source.register = registers.open_register(store.con, snapshot, mapping)

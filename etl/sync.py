@@ -17,14 +17,16 @@ from typing import Protocol
 import duckdb
 
 from etl import extract, ledger, loyalty, pipeline, registers, rules, staging
+from etl import sources as sources_
 from etl.catalogs import PushRequest, RegisterPush, push_catalogs
 from etl.catchup import Schedule
 from etl.errors import HELD_BACK, ConfigError, PosyncError
 from etl.ledger import Counts
 from etl.mapping import Mapping as RegisterMapping
 from etl.mapping import load_mapping
-from etl.pipeline import ImportRequest, Source
+from etl.pipeline import ImportRequest
 from etl.remotes import Remote, all_remotes
+from etl.sources import Source
 from etl.store import Store
 
 Progress = Callable[[str, str], None]
@@ -213,7 +215,7 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
                 mapped = tuple(t for t in tables if t in mapping.tables)
                 source = (sources or {}).get(remote.name)
                 if mapped and source is not None:
-                    _stage_tables(store.con, pipeline.checked(source), mapping, mapped)
+                    _stage_tables(store.con, sources_.checked(source, say), mapping, mapped)
                 elif mapped:
                     say(remote.name, "copying for " + " and ".join(_STEP_OF[t] for t in mapped))
                     snapshot = staging.stage(remote.name, remote.path, root)
@@ -423,8 +425,7 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
 
     hold_i, hold_l, hold_r = held("import"), held("loyalty"), held("rules")
     needed = [r for r in remotes if not (r.name in hold_i and r.name in hold_l and r.name in hold_r)]
-    say = _say(request.progress)
-    with pipeline.staged(store, needed, run_id, say) as sources:
+    with sources_.staged(store, needed, run_id) as sources:
         imports = _import_steps(store, request, schedule, hold_i, sources)
         unreadable = {o.register for o in imports[-1].outcomes if o.status in ("error", "held")}
         if imports[-1].error:  # the step failed as a whole: nothing was read

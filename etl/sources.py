@@ -1,0 +1,138 @@
+"""The registers' snapshots for one run: copied once, one register ahead of the reading, read for every step.
+
+A run (an import of one date or of a range, a validation, a sync cycle) copies each register to local
+staging once. The copies are made on one background thread, in the order the run will read them: while
+the current register is extracted (DuckDB and SQLite work, the GIL released), the next one is copied,
+hashed and, when it will be read, integrity-checked (`PRAGMA quick_check`, which also releases the GIL).
+At most two registers are in flight at once: the one being read and the one being copied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from etl import crash, registers, staging
+from etl.errors import PosyncError
+from etl.mapping import Mapping, load_mapping
+from etl.remotes import Remote
+from etl.store import Store
+
+Progress = Callable[[str, str], None]
+# Whether a register's fresh snapshot will be read (so checked now, on the copying thread), given its sha256
+# and mapping; a snapshot already imported identically for every date it is scheduled for is never read.
+WillRead = Callable[[Remote, str, Mapping], bool]
+
+
+@dataclass
+class Source:
+    """One register's snapshot for the whole run: copied, hashed and checked once, read for every date."""
+
+    remote: Remote
+    mapping: Mapping | None = None
+    snapshot: staging.Snapshot | None = None
+    error: PosyncError | None = None
+    checked: bool = False
+    register: registers.Register | None = None  # opened at its first read, closed when the run's snapshots go
+    stager: _Stager | None = field(default=None, repr=False)
+
+    def wait(self, say: Progress | None = None) -> None:
+        """Block until this register's copy is made (and start the next register's)."""
+        if self.stager is not None:
+            self.stager.ready(self, say)
+
+
+class _Stager:
+    """One background thread copying registers one ahead of the reading."""
+
+    def __init__(self, store: Store, sources: list[Source], root: Path, will_read: WillRead | None) -> None:
+        self._store, self._root, self._will_read = store, root, will_read
+        self._order = [s.remote.name for s in sources]
+        self._sources = {s.remote.name: s for s in sources}
+        self._futures: dict[str, Future[None]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posync-copy")
+
+    def ready(self, source: Source, say: Progress | None) -> None:
+        name = source.remote.name
+        self._submit(name)
+        following = self._order.index(name) + 1
+        if following < len(self._order):
+            self._submit(self._order[following])  # copied while this one is read
+        future = self._futures[name]
+        if not future.done() and say is not None:
+            say(name, "copying")
+        future.result()  # _take keeps a register's error in its Source (the reader raises it); bugs come here
+
+    def _submit(self, name: str) -> None:
+        if name not in self._futures:
+            self._futures[name] = self._pool.submit(self._take, self._sources[name])
+
+    def _take(self, source: Source) -> None:
+        """On the copying thread: load the mapping, copy and hash, check when it will be read."""
+        remote = source.remote
+        try:
+            with crash.contained(self._store.data_dir, remote.name, "reading it"):
+                source.mapping = load_mapping(remote.mapping)
+                source.snapshot = staging.stage(remote.name, remote.path, self._root)
+                if self._will_read is None or self._will_read(remote, source.snapshot.sha256, source.mapping):
+                    staging.check(source.snapshot)
+                    source.checked = True
+        except PosyncError as err:
+            source.error = err
+            staging.cleanup(self._root, remote.name)
+
+    def close(self) -> None:
+        """Stop copying: the copy in progress finishes, the ones not started are dropped."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def staged(store: Store, remotes: list[Remote], run_id: str, will_read: WillRead | None = None
+           ) -> Iterator[dict[str, Source]]:
+    """Every register's Source for the block; copies are made as the run reads them and removed at the end.
+
+    Sources come in `remotes` order, which must be the order the run first reads them (so that the
+    copy made ahead is the one read next). A register that can't be copied keeps its error, reported
+    wherever it was to be read.
+    """
+    root = store.data_dir / "staging"
+    staging.cleanup(root)  # leftovers of a killed run: we hold the lock, nobody else uses them
+    sources = {r.name: Source(r) for r in remotes}
+    stager = _Stager(store, list(sources.values()), root / run_id, will_read)
+    for source in sources.values():
+        source.stager = stager
+    try:
+        yield sources
+    finally:
+        stager.close()
+        for source in sources.values():
+            release(store, source)
+        staging.cleanup(root)
+
+
+def checked(source: Source, say: Progress | None = None) -> staging.Snapshot:
+    """The register's snapshot, integrity-checked before its first read; its error, if it has one."""
+    source.wait(say)
+    if source.error is not None:
+        raise source.error
+    assert source.snapshot is not None
+    if not source.checked:
+        try:
+            staging.check(source.snapshot)
+        except PosyncError as err:  # a corrupt copy is corrupt for every date and every step
+            source.error = err
+            raise
+        source.checked = True
+    return source.snapshot
+
+
+def release(store: Store, source: Source) -> None:
+    """Close what reading the register opened and remove its copy (the run reads it no more)."""
+    if source.register is not None:
+        source.register.close(store.con)
+        source.register = None
+    if source.snapshot is not None and source.snapshot.sha256:  # a PostgreSQL register has no copy
+        staging.cleanup(Path(source.snapshot.target).parent.parent, source.remote.name)
