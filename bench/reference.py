@@ -194,7 +194,11 @@ def dlt_load(dest: Path, work: Path, registers: Sequence[tuple[str, str]], day: 
     pipeline = dlt.pipeline(pipeline_name="bench_dlt", destination=dlt.destinations.duckdb(str(dest)),
                             dataset_name="main_data", pipelines_dir=str(work))
     pipeline.run(resources)
-    counts = pipeline.last_trace.last_normalize_info.row_counts
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace is not None else None
+    if info is None:
+        raise RuntimeError("dlt ran but reported no normalize step")
+    counts: dict[str, int] = info.row_counts
     return sum(n for t, n in counts.items() if t in MAIN_COLUMNS)
 
 

@@ -98,3 +98,18 @@ def test_a_register_in_wal_mode_is_read_with_what_its_wal_holds(tmp_path: Path) 
         assert main.rows("SELECT count(*) FROM payments") == [(payments,)]
     finally:
         pos.close()
+
+
+def test_a_legacy_register_on_a_date_without_sales_is_read_as_empty(tmp_path: Path) -> None:
+    """With no rows the driver types every column int64: a mapping expression over a TEXT column
+    (legacy_es: `try_strptime(fecha, '%Y%m%d')`) must still bind, as on a date with sales."""
+    path = _register(tmp_path, flavour="legacy_es", names=("caja4",))
+    main = Main(tmp_path / "main.duckdb")  # type: ignore[arg-type]
+    assert main("remote", "add", "caja4", str(path), "--mapping", "legacy_es").exit_code == 0
+
+    empty = main("validate", "--date", "2026-11-25", "--format", "json")
+    ranged = main("import", "--from", "2026-11-25", "--to", DAY, "--json")
+
+    assert empty.exit_code == 0, empty.output
+    assert ranged.exit_code == 0, ranged.output
+    assert main.rows("SELECT count(*) FROM vouchers") == [(12,)]
