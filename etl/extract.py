@@ -408,6 +408,9 @@ def _day_values(con: duckdb.DuckDBPyConnection,
     rows = con.execute(f"SELECT * FROM ({select})").to_arrow_table()
     if column.hex and rows.column(f"__keep_{column.name}__hex").null_count < rows.num_rows:
         return None
+    if register.memo.get("dates", 1) > 1 and isinstance(register.reader, SqliteReader):
+        # a range: index the copy once; each date then reads only its rows
+        register.reader.index(register.reader.tables()[headers.source.lower()], column.name)
     texts = rows.column(f"__keep_{column.name}__text").to_pylist() if column.text else [None] * rows.num_rows
     return column.name, list(zip(rows.column(f"__keep_{column.name}").to_pylist(), texts,
                                  rows.column("date").to_pylist(), strict=True))
@@ -438,18 +441,19 @@ w AS MATERIALIZED (
   FROM (SELECT c, min(n) AS lo, max(n) AS hi FROM day GROUP BY c) AS d)
 SELECT __cols__, 0 AS __orphan FROM __child__ AS src WHERE (src.__ck__, src.__cn__) IN (SELECT c, n FROM day)
 UNION ALL
-SELECT __cols__, 1 AS __orphan FROM w
-JOIN __child__ AS src ON src.__ck__ = w.c AND src.__cn__ > coalesce(w.a, -1e999) AND src.__cn__ < w.b
-WHERE w.b IS NOT NULL
+SELECT __cols__, 1 AS __orphan FROM w CROSS JOIN __child__ AS src
+WHERE src.__ck__ = w.c AND src.__cn__ > coalesce(w.a, -1e999) AND src.__cn__ < w.b AND w.b IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM __header__ AS v WHERE v.__hk__ = src.__ck__ AND v.__hn__ = src.__cn__)
 UNION ALL
-SELECT __cols__, 1 AS __orphan FROM w JOIN __child__ AS src ON src.__ck__ = w.c AND src.__cn__ > coalesce(w.a, -1e999)
-WHERE w.b IS NULL
+SELECT __cols__, 1 AS __orphan FROM w CROSS JOIN __child__ AS src
+WHERE src.__ck__ = w.c AND src.__cn__ > coalesce(w.a, -1e999) AND w.b IS NULL
   AND NOT EXISTS (SELECT 1 FROM __header__ AS v WHERE v.__hk__ = src.__ck__ AND v.__hn__ = src.__cn__)
 UNION ALL
-SELECT __cols__, 1 AS __orphan FROM w JOIN __child__ AS src ON src.__ck__ = w.c AND src.__cn__ IS NULL
-WHERE w.a IS NULL AND w.b IS NULL
+SELECT __cols__, 1 AS __orphan FROM w CROSS JOIN __child__ AS src
+WHERE src.__ck__ = w.c AND src.__cn__ IS NULL AND w.a IS NULL AND w.b IS NULL
 """
+# CROSS JOIN: SQLite keeps `w` (a few rows per code) as the outer loop. With a plain JOIN, SQLite 3.53 (the
+# ADBC driver's) scans the whole child table for the last branch, 10x the cost of the day's own rows.
 
 # The same rows decided in DuckDB over canonical keys: `headers` holds every header key the register has.
 _CHILDREN_IN_DUCKDB = """

@@ -112,6 +112,8 @@ def _import_dates(store: Store, request: ImportRequest, schedule: Schedule, sour
         undo.prune(store)  # what batches past their undo period saved is dropped
     run_id = ledger.new_run_id()
     last = {name: i for i, (_, names) in enumerate(schedule) for name in names}
+    for name in last:
+        sources[name].dates = sum(name in names for _, names in schedule)
     days = []
     for i, (day, names) in enumerate(schedule):
         days.append(_import_date(store, replace(request, process_date=day, remotes=names), sources, run_id))
@@ -222,6 +224,7 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
             say(remote.name, "reading")
             if source.register is None:
                 source.register = registers.open_register(store.con, snapshot, mapping)
+                source.register.memo["dates"] = source.dates
             try:
                 extracted = extract.extract_day(store.con, source.register, request.process_date)
             finally:

@@ -37,6 +37,7 @@ class Source:
     error: PosyncError | None = None
     checked: bool = False
     register: registers.Register | None = None  # opened at its first read, closed when the run's snapshots go
+    dates: int = 1  # how many dates the run reads from it (several: its copy gets an index on the date)
     stager: _Stager | None = field(default=None, repr=False)
 
     def wait(self, say: Progress | None = None) -> None:

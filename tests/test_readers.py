@@ -113,3 +113,18 @@ def test_a_legacy_register_on_a_date_without_sales_is_read_as_empty(tmp_path: Pa
     assert empty.exit_code == 0, empty.output
     assert ranged.exit_code == 0, ranged.output
     assert main.rows("SELECT count(*) FROM vouchers") == [(12,)]
+
+
+def test_a_range_indexes_posyncs_copy_never_the_register(tmp_path: Path) -> None:
+    """A range reads many dates of one copy: the copy gets an index on the date, the register keeps its bytes."""
+    path = _register(tmp_path, days=3, start=dt.date(2026, 11, 24))
+    before = path.read_bytes()
+    main = _main(tmp_path, "main", path)
+
+    result = main("import", "--from", "2026-11-24", "--to", DAY)
+
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes() == before
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'posync_run_date'").fetchone() == (0,)
+    assert main.rows("SELECT count(DISTINCT date) FROM vouchers") == [(3,)]
