@@ -40,6 +40,7 @@ VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\d{8}-\d{6}-\d{6}"), "<stamp>"),
     (re.compile(r"\(\d+(\.\d+)? s\)"), "(<d> s)"),
     (re.compile(r"pid \d+"), "pid <n>"),
+    (re.compile(r"(posync-data/[^/\s]+-)[0-9a-f]{8}\b"), r"\1<digest>"),  # the working folder is named for the store
     (re.compile(r"until \d{4}-\d{2}-\d{2}"), "until <date>"),  # 30 days after the import, on the real clock
 )
 IDS = re.compile(r"b-[0-9a-f]{12}|[\w-]+-\d{8}T\d{6}-[0-9a-f]{6}")  # what a later command may name

@@ -135,7 +135,7 @@ def catalogs() -> str:
     for name in CATALOG_TABLES:
         table = TABLES[name]
         arrow = con.execute("SELECT " + ", ".join(f"NULL::{t} AS c{i}" for i, (_, t) in enumerate(table.columns)))
-        types = [str(f.type) for f in arrow.fetch_arrow_table().schema]
+        types = [str(f.type) for f in arrow.to_arrow_table().schema]
         out += [f"### `{name}`", "", f"CSV header: `{','.join(table.column_names)}`; key `{table.key[0]}`.", "",
                 _row("column", "type", "Parquet type", "meaning"), _row("---", "---", "---", "---")]
         out += [_row(f"`{c}`", t, f"`{p}`", MEANINGS[f"{name}.{c}"]) for (c, t), p in zip(table.columns, types,
