@@ -185,13 +185,14 @@ def rewrite(text: str, outputs: dict[int, str], aliases: dict[str, str]) -> str:
 
 
 def pages() -> list[Path]:
-    """Every page that has a runnable example."""
-    return sorted(p for p in DOCS.rglob("*.md") if BLOCK.search(p.read_text(encoding="utf-8")))
+    """Every page that has a runnable example: the docs' and the README's."""
+    found = [*DOCS.rglob("*.md"), DOCS.parent / "README.md"]
+    return sorted(p for p in found if BLOCK.search(p.read_text(encoding="utf-8")))
 
 
 def main(argv: list[str]) -> int:
     update = "--update" in argv
-    chosen = [DOCS / a for a in argv if a != "--update"] or pages()
+    chosen = [DOCS / a if (DOCS / a).is_file() else Path(a) for a in argv if a != "--update"] or pages()
     failed = 0
     for page in chosen:
         for mismatch in check_page(page, update):
