@@ -1,4 +1,4 @@
-"""The reliability suite (the rows of docs/guarantees.md): shared worlds, real subprocesses, invariants, and the closing tally.
+"""The reliability suite (rows of docs/guarantees.md): shared worlds, real subprocesses, invariants, the tally.
 
 Every test here declares the docs/guarantees.md row(s) it turns into a case with `@pytest.mark.fault(n, ...)`;
 the terminal summary prints how many cases were tried per row, and which rows have none.
