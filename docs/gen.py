@@ -95,9 +95,12 @@ def schema() -> str:
     """The canonical register schema, one table of columns per canonical table."""
     from etl.schema import TABLES
 
+    canonical = json.loads((REPO / "etl" / "mappings" / "canonical.json").read_text(encoding="utf-8"))["tables"]
     out: list[str] = []
     for table in TABLES.values():
-        out += [f"### `{table.name}`", "", f"Key: {', '.join(f'`{k}`' for k in table.key)}.", "",
+        read = canonical.get(table.name)
+        source = f"`canonical.json` reads it from table `{read['source']}`" if read else "not read by `canonical.json`"
+        out += [f"### `{table.name}`", "", f"Key: {', '.join(f'`{k}`' for k in table.key)}; {source}.", "",
                 _row("column", "type", "required", "meaning"), _row("---", "---", "---", "---")]
         out += [_row(f"`{c}`", t, "yes" if c in table.required else "", MEANINGS[f"{table.name}.{c}"])
                 for c, t in table.columns]

@@ -59,6 +59,16 @@ def test_every_column_of_the_schema_has_a_meaning_and_no_meaning_is_left_over() 
     assert set(gen.MEANINGS) == columns
 
 
+def test_the_canonical_mapping_reads_the_schema_as_is() -> None:
+    import json
+
+    from etl.schema import TABLES
+
+    tables = json.loads((REPO / "etl" / "mappings" / "canonical.json").read_text(encoding="utf-8"))["tables"]
+    assert {name: (t["source"], t["columns"]) for name, t in tables.items()} == {
+        t.name: (t.name, {c: c for c in t.column_names}) for t in TABLES.values()}
+
+
 def test_every_fault_row_is_on_the_guarantees_page_and_proved_by_a_test() -> None:
     page = (DOCS / "guarantees.md").read_text(encoding="utf-8")
     rows = {int(m.group(1)) for line in page.splitlines() if (m := gen.FAULT_ROW.match(line))}
