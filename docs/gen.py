@@ -212,8 +212,12 @@ def proved_by(text: str) -> str:
     """The guarantees page with each row's last cell naming the tests in tests/faults that prove it."""
     tests = fault_tests()
 
+    def link(test: str) -> str:
+        source, name = test.split("::")
+        return f"[{name.removeprefix('test_').replace('_', ' ')}](../tests/faults/{source}) ({source})"
+
     def cell(n: int) -> str:
-        return "<br>".join(f"[`{t}`](../tests/faults/{t.split('::')[0]})" for t in tests.get(n, [])) or "**none**"
+        return "<br>".join(link(t) for t in tests.get(n, [])) or "**none**"
 
     lines = [f"| {m.group(1)} |{m.group(2)}| {cell(int(m.group(1)))} |" if (m := FAULT_ROW.match(line)) else line
              for line in text.splitlines()]
