@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint docs docs-cli clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,17 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check etl validators sample_data tests bench
-	$(BIN)/mypy  # strict, on etl validators sample_data bench ([tool.mypy] in pyproject.toml)
+	$(BIN)/ruff check etl validators sample_data tests bench docs
+	$(BIN)/mypy  # strict, on etl validators sample_data bench docs ([tool.mypy] in pyproject.toml)
+
+# The documentation site, docs/ -> site/ (MkDocs, warnings are errors). tests/docs runs every example in it.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
+# Regenerate the parts of docs/ made from the code: the CLI reference, the schema and catalog tables,
+# the status schema, the tests that prove each guarantee. Then `python -m docs.examples --update` for outputs.
+docs-cli: $(STAMP)
+	$(BIN)/python -m docs.gen
 
 bench: $(STAMP)
 	@$(BIN)/python -c "import dlt, pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
@@ -33,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) demo posync-data posync.duckdb posync.duckdb.lock posync.duckdb.lock.json
+	rm -rf $(VENV) site demo posync-data posync.duckdb posync.duckdb.lock posync.duckdb.lock.json

@@ -1,5 +1,7 @@
 """`python -m bench` (= `make bench`): run the cases, write bench/results.json, print the Markdown tables.
 
+It takes no arguments (`--help` prints this); it is set through the environment.
+
 Environment:
   BENCH_SCALE    scales vouchers per register per day (and the catalog's rows); default 1.0
                  (20,000 vouchers, ≈ 1.2 M header + line rows for a day of 10 registers)
@@ -27,7 +29,16 @@ def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c.strip() for c in raw.split(",") if c.strip()) if raw else default
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args:  # settings come from the environment: an argument is a request for help, answered without any work
+        known = args[0] in ("-h", "--help")
+        if not known:
+            print(f"python -m bench takes no arguments (got {' '.join(args)}); it is set through the environment.",
+                  file=sys.stderr)
+        usage = "usage: python -m bench   (= make bench)\n\n" + (__doc__ or "").strip()
+        print(usage, file=sys.stdout if known else sys.stderr)
+        return 0 if known else 2
     selected = _env_list("BENCH_CASES", tuple(CASES))
     unknown = [c for c in selected if c not in CASES]
     if unknown:

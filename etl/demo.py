@@ -32,7 +32,8 @@ def build_registers(folder: Path) -> dict[str, tuple[Path, str]]:
 
 def build_catalogs(folder: Path, register: Path) -> None:
     """Main's catalogs as the ERP would export them: caja1's, with two new prices, one product
-    added and one dropped; and a one-row products file for the refused replace."""
+    added and one dropped; a one-row products file for the refused replace; and two products files
+    as Excel in Spanish saves them (productos.csv reads, mezcla.csv mixes decimal marks)."""
     folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
@@ -54,6 +55,20 @@ def build_catalogs(folder: Path, register: Path) -> None:
         con.execute(f"COPY (SELECT * FROM reg.products LIMIT 1) TO {sql_string(str(folder / 'tiny.csv'))} (HEADER)")
     finally:
         con.close()
+    for name, text in EXCEL_EXPORTS.items():
+        (folder / name).write_bytes(text.encode("cp1252"))
+
+
+# Products as Excel in Spanish saves them ("CSV (delimitado por comas)": cp1252, ';', decimal commas), and
+# the same file after someone typed one price with a point: what `catalogs load` must read, or refuse.
+_EXCEL_HEADER = "product_id;name;barcode;category;unit;price;tax_id;active\r\n"
+EXCEL_EXPORTS = {
+    "productos.csv": _EXCEL_HEADER + "P00001;Café de Nariño;7700000000019;Bebidas;UND;4200,50;IVA5;1\r\n"
+                     "P00002;Té verde;7700000000026;Bebidas;UND;7990;IVA19;1\r\n"
+                     "P00003;Jugo de piña;7700000000033;Bebidas;LT;8633,25;IVA19;1\r\n",
+    "mezcla.csv": _EXCEL_HEADER + "P00001;Café de Nariño;7700000000019;Bebidas;UND;4200,50;IVA5;1\r\n"
+                  "P00002;Té verde;7700000000026;Bebidas;UND;12.5;IVA19;1\r\n",
+}
 
 
 def catalog_steps(db: str, folder: Path) -> list[tuple[str, list[str]]]:

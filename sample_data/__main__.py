@@ -15,6 +15,15 @@ from sample_data.layouts import FLAVOURS
 _DEFAULTS = {f.name: f.default for f in fields(SampleSpec)}
 
 
+def write_demo(out: Path) -> list[Path]:
+    """The demo's registers (registers/) and catalogs (catalogs/) under out; the files written."""
+    from etl.demo import build_catalogs, build_registers  # the demo owns them; sample_data only writes them
+
+    registers = build_registers(out / "registers")
+    build_catalogs(out / "catalogs", registers["caja1"][0])
+    return [p for p, _ in registers.values()] + sorted((out / "catalogs").iterdir())
+
+
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write to.")
 @click.option("--registers", type=click.IntRange(min=1), default=_DEFAULTS["registers"], show_default=True)
@@ -41,6 +50,9 @@ _DEFAULTS = {f.name: f.default for f in fields(SampleSpec)}
 @click.option("--fault", "faults", type=click.Choice(FAULTS), multiple=True, help="Defect to plant (repeatable).")
 @click.option("--name", "names", multiple=True, help="Register name (repeatable); replaces --registers.")
 @click.option("--ready", is_flag=True, help="Write the ready-made set of sample_data/ready/ (other options ignored).")
+@click.option("--demo", is_flag=True,
+              help="Write what `posync demo` starts from, the world of the docs' examples: registers/ (caja1-4) "
+                   "and catalogs/ (the ERP's CSV exports) in OUT (other options ignored).")
 def main(
     out: Path,
     registers: int,
@@ -55,9 +67,12 @@ def main(
     faults: tuple[str, ...],
     names: tuple[str, ...],
     ready: bool,
+    demo: bool,
 ) -> None:
     """Write deterministic sample POS registers (one file per caja) into OUT."""
-    if ready:
+    if demo:
+        paths = write_demo(out)
+    elif ready:
         paths = build_ready(out)
     else:
         try:

@@ -1,6 +1,6 @@
-"""The reliability suite (FAULTS.md): shared worlds, real subprocesses, invariants, and the closing tally.
+"""The reliability suite (rows of docs/guarantees.md): shared worlds, real subprocesses, invariants, the tally.
 
-Every test here declares the FAULTS.md row(s) it turns into a case with `@pytest.mark.fault(n, ...)`;
+Every test here declares the docs/guarantees.md row(s) it turns into a case with `@pytest.mark.fault(n, ...)`;
 the terminal summary prints how many cases were tried per row, and which rows have none.
 
 A *world* is three registers (caja1..caja3, canonical SQLite, each on its own "share" folder,
@@ -128,7 +128,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for row in _rows_of[nodeid]:
             by_row.setdefault(row, Counter())[outcome] += 1
     write = terminalreporter.write_line
-    terminalreporter.section("fault cases tried, by group (FAULTS.md row)")
+    terminalreporter.section("fault cases tried, by group (row of docs/guarantees.md)")
     for row, counts in sorted(by_row.items()):
         if not counts:
             continue
