@@ -217,13 +217,13 @@ class SqliteReader:
         described = self.describe(table).columns
         known = self._mixed.setdefault(table, set())  # columns an earlier read of this snapshot found mixed
         rows = _typed_as_declared(self._fetch(self._safe_select(query, known, numbers) if known else query, params),
-                                  described)
+                                  described, known)
         mixed = {name for name, field_, column in zip(rows.column_names, rows.schema, rows.columns, strict=True)
                  if name not in known and _is_text(field_.type) and column.null_count < len(column)
                  and _needs_care(described.get(name.lower(), (name, ""))[1], numbers.get(name.lower()))}
         if mixed:
             known |= mixed
-            rows = _typed_as_declared(self._fetch(self._safe_select(query, known, numbers), params), described)
+            rows = _typed_as_declared(self._fetch(self._safe_select(query, known, numbers), params), described, known)
         return _register_arrow(con, rows, {n for n in known if f"{n}__bytes" in rows.column_names})
 
 
@@ -238,16 +238,18 @@ class SqliteReader:
 _EMPTY_AS = {"text": pa.string(), "blob": pa.binary(), "real": pa.float64()}
 
 
-def _typed_as_declared(rows: pa.Table, described: dict[str, tuple[str, str]]) -> pa.Table:
+def _typed_as_declared(rows: pa.Table, described: dict[str, tuple[str, str]], mixed: set[str]) -> pa.Table:
     """A column with no value (no rows, or all NULL) typed by its declared type, not the driver's int64.
 
     The driver has nothing to infer from; a mapping expression over a TEXT column (`try_strptime(fecha, …)`)
-    must bind on a date without sales as it does on a date with them.
+    must bind on a date without sales as it does on a date with them. A mixed column read value by value
+    is left alone: there the column is the numbers (NULL where the value is text) and its bytes come apart.
     """
     for i, field_ in enumerate(rows.schema):
         column = rows.column(i)
         declared = described.get(field_.name.lower())
-        if declared is None or column.null_count != len(column) or not pa.types.is_integer(field_.type):
+        if (declared is None or field_.name in mixed or column.null_count != len(column)
+                or not pa.types.is_integer(field_.type)):
             continue
         wanted = _EMPTY_AS.get(affinity(declared[1]))
         if wanted is not None:
