@@ -58,17 +58,17 @@ class _Stager:
 
     def ready(self, source: Source, say: Progress | None) -> None:
         name = source.remote.name
-        self._submit(name)
+        self._submit(name, say)
         following = self._order.index(name) + 1
         if following < len(self._order):
-            self._submit(self._order[following])  # copied while this one is read
-        future = self._futures[name]
-        if not future.done() and say is not None:
-            say(name, "copying")
-        future.result()  # _take keeps a register's error in its Source (the reader raises it); bugs come here
+            self._submit(self._order[following], say)  # copied while this one is read
+        self._futures[name].result()  # _take keeps a register's error in its Source (the reader raises it)
 
-    def _submit(self, name: str) -> None:
+    def _submit(self, name: str, say: Progress | None) -> None:
+        """Start a register's copy (said here, on the run's own thread, when it starts)."""
         if name not in self._futures:
+            if say is not None:
+                say(name, "copying")
             self._futures[name] = self._pool.submit(self._take, self._sources[name])
 
     def _take(self, source: Source) -> None:
