@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean i18n
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check etl validators sample_data tests bench
 	$(BIN)/mypy  # strict, on etl validators sample_data bench ([tool.mypy] in pyproject.toml)
+
+# Catalogs: extract the English msgids, merge them into each language's .po, compile the .mo files posync ships.
+# Translate the new or fuzzy entries of etl/locale/es/LC_MESSAGES/posync.po, then run it again.
+LOCALES := etl/locale
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project posync \
+	  --msgid-bugs-address "" --copyright-holder "" -k N_ -k NP_:1c,2 -o $(LOCALES)/posync.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/posync.pot -d $(LOCALES) -D posync --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile --statistics -d $(LOCALES) -D posync
 
 bench: $(STAMP)
 	@$(BIN)/python -c "import dlt, pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'
