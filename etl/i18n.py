@@ -117,6 +117,39 @@ def join_and(items: Sequence[str]) -> str:
     return _("%(first)s and %(last)s", first=", ".join(items[:-1]), last=items[-1])
 
 
+class Said(str):
+    """A message made where it is not yet known who reads it: English as a str (the log, --json), translated
+    when it is shown (`shown`). Build it from one msgid and its values; joining two makes a plain str again.
+
+    >>> text = Said("%(num)s vouchers held back", num=1200)
+    >>> text, shown(text)
+    ('1,200 vouchers held back', '1,200 vouchers held back')
+    """
+
+    template: str
+    params: dict[str, object]
+    sep: str
+
+    def __new__(cls, template: str, /, sep: str = ", ", **params: object) -> Said:
+        """sep joins a value that is a tuple of texts (each a Said or a plain str)."""
+        text = super().__new__(cls, template % {k: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
+                                                else sep.join(v) if isinstance(v, tuple) else v
+                                                for k, v in params.items()})
+        text.template, text.params, text.sep = template, params, sep
+        return text
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)  # a copy (dataclasses.asdict, pickle) is the English text
+
+
+def shown(text: str) -> str:
+    """A message for the reader: a Said translated (its Said values too), anything else as it is."""
+    if not isinstance(text, Said) or _language == DEFAULT:
+        return str(text)
+    return _(text.template, **{k: shown(v) if isinstance(v, str) else text.sep.join(shown(x) for x in v)
+                               if isinstance(v, tuple) else v for k, v in text.params.items()})
+
+
 def N_(message: str, /) -> str:
     """Mark a message for the catalog without translating it yet (translated where it is shown)."""
     return message

@@ -521,12 +521,14 @@ _REGISTER_LABELS = (N_("Vouchers"), N_("Lines"), N_("Payments"), N_("Add as new"
 
 def _register_head() -> str:
     """The registers table's two header rows, in the reader's language."""
+    register, status, read, would = (e(_("Register")), e(_("Status")), e(_("Read for the day")),
+                                     e(_("An import would")))
+    labels = [e(_(label)) for label in _REGISTER_LABELS]
     return (
-        f'<tr><th rowspan="2">{e(_("Register"))}</th><th rowspan="2">{e(_("Status"))}</th>'
-        f'<th colspan="3" class="group">{e(_("Read for the day"))}</th>'
-        f'<th colspan="5" class="group">{e(_("An import would"))}</th></tr>'
+        f'<tr><th rowspan="2">{register}</th><th rowspan="2">{status}</th>'
+        f'<th colspan="3" class="group">{read}</th><th colspan="5" class="group">{would}</th></tr>'
         + "<tr>"
-        + "".join(f'<th class="num">{e(_(label))}</th>' for label in _REGISTER_LABELS)
+        + "".join(f'<th class="num">{label}</th>' for label in labels)
         + "</tr>"
     )
 
@@ -600,9 +602,10 @@ def to_html(report: Report) -> str:
     subtitle = ngettext("Vouchers (comprobantes) of %(num)s register (caja), checked before import · generated "
                         "%(at)s", "Vouchers (comprobantes) of %(num)s registers (cajas), checked before import · "
                         "generated %(at)s", len(report.registers), at=generated)
+    title = e(_("Validation report"))
     body = [
         "<header>",
-        f'<h1>{e(_("Validation report"))} <span class="date">{e(long_date(day))}</span></h1>',
+        f'<h1>{title} <span class="date">{e(long_date(day))}</span></h1>',
         f'<p class="subtitle">{e(subtitle)}</p>',
         "</header>",
         _html_banner(report),
@@ -616,8 +619,8 @@ def to_html(report: Report) -> str:
     return (
         f'<!DOCTYPE html>\n<html lang="{i18n.language()}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{e(_('posync validation report — %(date)s', date=day.isoformat()))}</title>\n"
-        f"<style>\n{stylesheet()}</style>\n</head>\n<body>\n<main>\n"
+        + "<title>" + e(_("posync validation report — %(date)s", date=day.isoformat())) + "</title>\n"
+        + f"<style>\n{stylesheet()}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(body)
         + "\n</main>\n</body>\n</html>\n"
     )
@@ -643,7 +646,7 @@ def _html_banner(report: Report) -> str:
             '<dl class="stats">',
             *(f"<div><dt>{e(label)}</dt><dd>{e(value)}</dd></div>" for label, value in stats),
             "</dl>",
-            f'<h2 class="next">{e(_("What to do next"))}</h2>',
+            '<h2 class="next">' + e(_("What to do next")) + "</h2>",
             '<ul class="next">',
             *(f"<li>{prose(step)}</li>" for step in next_steps(report)),
             "</ul>",
@@ -677,11 +680,12 @@ def _check_cell(check: str) -> str:
 
 def _conflict_row(finding: Finding, index: int) -> str:
     """One rejection: check, registers, voucher code, vouchers held back, what it means."""
+    scope = e(_(_SCOPES[finding.severity]))
     return (
         f"<tr><td>{_check_cell(finding.check)}</td><td>{_badges(finding.registers)}</td>"
         f'<td class="code">{e(finding.voucher_code or "—")}</td>'
         f'<td class="num strong">{format_number(held_back(finding))}</td>'
-        f'<td>{e(finding_text(finding))}<br><span class="scope">{e(_(_SCOPES[finding.severity]))}</span>'
+        f'<td>{e(finding_text(finding))}<br><span class="scope">{scope}</span>'
         f"{_sample_link(finding, index)}</td></tr>"
     )
 
@@ -693,8 +697,8 @@ def _html_conflicts(report: Report) -> str:
     note = ""
     if report.all_or_nothing and report.has_rejections:
         note = (
-            f'<p class="note">{e(_("--all-or-nothing is on: because something is rejected, nothing is imported."))}'
-            "</p>"
+            '<p class="note">' + e(_("--all-or-nothing is on: because something is rejected, nothing is imported."))
+            + "</p>"
         )
     head = _head(_("Check"), _("Registers"), _("Voucher code"), "#" + _("Vouchers held back"), _("What it means"))
     return _section(

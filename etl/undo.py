@@ -20,6 +20,7 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
+from etl.i18n import _, ngettext
 from etl.store import Store
 from validators.findings import plural
 
@@ -42,13 +43,17 @@ class BatchUndo:
     released: tuple[str, ...]  # codes whose ownership the batch created, released
 
     def sentence(self) -> str:
-        parts = [f"removed {plural(self.removed, 'voucher')} it added"] if self.removed or not self.restored else []
+        """What undoing the batch does, for the reader (--json gives the counts)."""
+        parts = [ngettext("removed %(num)s voucher it added", "removed %(num)s vouchers it added", self.removed)] \
+            if self.removed or not self.restored else []
         if self.restored:
-            parts.append(f"put back {plural(self.restored, 'voucher')} it had overwritten, as before it")
+            parts.append(ngettext("put back %(num)s voucher it had overwritten, as before it",
+                                  "put back %(num)s vouchers it had overwritten, as before it", self.restored))
         if self.released:
-            parts.append(f"released {', '.join(self.released)}")
-        return (f"{self.batch_id} ({self.register}, {self.process_date}, {self.mode}, imported "
-                f"{self.imported_at:%Y-%m-%d %H:%M}): " + ", ".join(parts))
+            parts.append(_("released %(codes)s", codes=", ".join(self.released)))
+        return _("%(batch)s (%(register)s, %(date)s, %(mode)s, imported %(at)s): %(what)s", batch=self.batch_id,
+                 register=self.register, date=str(self.process_date), mode=self.mode,
+                 at=f"{self.imported_at:%Y-%m-%d %H:%M}", what=", ".join(parts))
 
 
 def listing(store: Store, process_date: dt.date | None = None, register: str | None = None,

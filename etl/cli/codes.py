@@ -18,6 +18,13 @@ def codes() -> None:
     """Voucher codes and the register that owns each (one owner per code, always)."""
 
 
+def _held(text: str) -> str:
+    """ "caja2 on 2026-11-25 (9)" (as --json gives it) in the reader's words."""
+    register, on, rest = text.partition(" on ")
+    date, _space, count = rest.partition(" (")
+    return _("%(register)s on %(date)s (%(n)s)", register=register, date=date, n=count.rstrip(")")) if on else text
+
+
 @codes.command("list")
 @json_option
 @reading_store
@@ -33,7 +40,7 @@ def codes_list(store: Store, as_json: bool) -> None:
     for row in rows:
         row["owner_shown"] = (_("%(owner)s (removed)", owner=row["owner"]) if row["owner_removed"]
                               else row["owner"]) or "-"
-        row["held_shown"] = ", ".join(row["held_back"])
+        row["held_shown"] = ", ".join(_held(h) for h in row["held_back"])
     click.echo(table(rows, [("code", "code"), ("owner_shown", "owner"), ("first_date", "first date"),
                             ("last_date", "last date"), ("vouchers", "vouchers"), ("held_shown", "held back")]))
 

@@ -25,7 +25,7 @@ from etl.cli.options import (
     remotes_option,
     require_dates,
 )
-from etl.i18n import _, ngettext
+from etl.i18n import _, ngettext, shown
 from etl.ledger import Counts
 from etl.numbering import Resolution, resolutions, set_resolution
 from etl.pipeline import ImportRequest, ImportResult, RangeResult, import_range
@@ -236,7 +236,7 @@ def _details(result: ImportResult, prefix: str = "") -> list[str]:
     from etl.report import finding_text
 
     lines = [f"  {prefix}{r.name}: {r.error}" for r in result.report.registers if r.error]
-    lines += [f"  {prefix}{name}: {left.sentence()}" for name, left in result.changes.items()]
+    lines += [f"  {prefix}{name}: {shown(left.sentence())}" for name, left in result.changes.items()]
     held = [f for f in result.report.findings if f.is_rejection]
     if held:
         lines.append(prefix + _("held back:"))
@@ -377,6 +377,9 @@ def batches_list(store: Store, process_date: dt.date | None, register: str | Non
     elif not rows:
         click.echo(_("no import batches match.") if process_date or register else _("no import batches yet."))
     else:
+        for row in rows:  # "until 2026-12-28" / "nothing to undo": the same words --json gives, said for the reader
+            row["undo"] = (_("until %(date)s", date=row["undo"][6:]) if row["undo"].startswith("until ")
+                           else _("nothing to undo") if row["undo"] == "nothing to undo" else row["undo"])
         click.echo(table(rows, [("batch", "batch"), ("register", "register"), ("date", "date"), ("mode", "mode"),
                                 ("status", "status"), ("read", "read"), ("inserted", "ins"), ("updated", "upd"),
                                 ("skipped", "skip"), ("held_back", "held"), ("imported_at", "imported at"),

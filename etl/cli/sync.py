@@ -25,7 +25,7 @@ from etl.cli.options import (
     remotes_option,
     run_note,
 )
-from etl.i18n import _, ngettext
+from etl.i18n import _, ngettext, shown, word
 from etl.render import table, to_json
 from etl.store import Store
 from etl.sync import (
@@ -69,8 +69,8 @@ def _step_text(title: str, step: StepResult) -> str:
                                                                                title=title)]
     for o in step.outcomes:
         if o.status in ("error", "held", "skipped") and o.message:
-            lines.append(f"  {o.register}: {o.message}")
-        lines += [f"  {o.register}: {d}" for d in o.details]
+            lines.append(f"  {o.register}: {shown(o.message)}")
+        lines += [f"  {o.register}: {shown(d)}" for d in o.details]
     if step.error:
         lines.append("  " + _("error: %(message)s", message=step.error))
     return "\n".join(lines)
@@ -191,7 +191,7 @@ def sync_text(result: SyncResult) -> str:
         lines.append(_("sync %(date)s:", date=result.process_date))
     lines.append(table(rows, columns))
     for r in result.lines():
-        lines += [f"  {r.register}: {note}" for note in r.notes]
+        lines += [f"  {r.register}: {shown(note)}" for note in r.notes]
     for step in result.steps:
         if step.error:
             lines.append(f"  {step.step}: {step.error}")
@@ -204,7 +204,8 @@ def sync_text(result: SyncResult) -> str:
 
 
 def _step_name(step: StepResult, dated: bool) -> str:
-    return f"{step.step} {step.process_date}" if dated and step.process_date else step.step
+    name = word("status", step.step)
+    return f"{name} {step.process_date}" if dated and step.process_date else name
 
 
 _SEVERITY = ("ok", "skipped", "warning", "held", "partial", "conflict", "rejected", "error")
@@ -269,11 +270,11 @@ def status_text(h: status_lib.Health, target: str, note: str | None = None) -> s
     if note:
         lines.append(f"  {note}")
     for item in h.items:
-        lines.append(f"  - {item.message}")
+        lines.append(f"  - {shown(item.message)}")
         if item.example:
-            lines.append("      " + _("e.g. %(example)s", example=item.example))
+            lines.append("      " + _("e.g. %(example)s", example=shown(item.example)))
         if item.command:
-            lines.append(f"      → {item.command}")
+            lines.append(f"      → {shown(item.command)}")
     if h.items:
         lines.append(ngettext("needs attention: %(num)s item.", "needs attention: %(num)s items.", len(h.items)))
     else:
