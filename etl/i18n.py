@@ -82,6 +82,11 @@ def set_language(option: str | None = None, environ: Mapping[str, str] | None = 
     return language
 
 
+def translations() -> gettext.NullTranslations:
+    """The catalog of the language in use (the web console's templates read it through this)."""
+    return _catalog
+
+
 def language() -> str:
     """The language in use: "en" or "es"."""
     return _language
