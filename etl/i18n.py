@@ -155,6 +155,11 @@ def shown(text: str) -> str:
                                if isinstance(v, tuple) else v for k, v in text.params.items()})
 
 
+def error_text(err: BaseException) -> str:
+    """An error's sentence for the reader: raised with a Said, it is translated; otherwise str(err)."""
+    return shown(err.args[0]) if len(err.args) == 1 and isinstance(err.args[0], Said) else str(err)
+
+
 def N_(message: str, /) -> str:
     """Mark a message for the catalog without translating it yet (translated where it is shown)."""
     return message

@@ -20,7 +20,7 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
-from etl.i18n import _, ngettext
+from etl.i18n import Said, _, ngettext
 from etl.store import Store
 from validators.findings import plural
 
@@ -98,21 +98,25 @@ def _batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, Any]:
                    imported_at < now()::TIMESTAMP - INTERVAL {UNDO_DAYS} DAY AS expired
             FROM import_batches WHERE batch_id = ?""", [batch_id]).to_arrow_table().to_pylist()
     if not rows:
-        raise ConfigError(f"no import batch {batch_id}; `posync batches list` shows them.")
+        raise ConfigError(Said("no import batch %(batch)s; `posync batches list` shows them.", batch=batch_id))
     return rows[0]
 
 
 def _refuse_unless_undoable(b: dict[str, Any]) -> None:
     bid = b["batch_id"]
     if b["undone_at"] is not None:
-        raise ConfigError(f"batch {bid} was already undone, at {b['undone_at']:%Y-%m-%d %H:%M}.")
+        raise ConfigError(Said("batch %(batch)s was already undone, at %(at)s.", batch=bid,
+                               at=f"{b['undone_at']:%Y-%m-%d %H:%M}"))
     if b["status"] not in UNDOABLE:
-        raise ConfigError(f"batch {bid} was {b['status']}: it changed nothing in main, so there is nothing to undo.")
+        raise ConfigError(Said("batch %(batch)s was %(status)s: it changed nothing in main, so there is nothing to "
+                               "undo.", batch=bid, status=b["status"]))
     if b["identity"] is None:
-        raise ConfigError(f"batch {bid} was imported by a posync that kept no undo data; it cannot be undone.")
+        raise ConfigError(Said("batch %(batch)s was imported by a posync that kept no undo data; it cannot be "
+                               "undone.", batch=bid))
     if b["expired"]:
-        raise ConfigError(f"batch {bid} was imported on {b['imported_at']:%Y-%m-%d}: what it replaced is kept "
-                          f"{UNDO_DAYS} days, so it can no longer be undone.")
+        raise ConfigError(Said("batch %(batch)s was imported on %(day)s: what it replaced is kept %(days)s days, so "
+                               "it can no longer be undone.", batch=bid, day=f"{b['imported_at']:%Y-%m-%d}",
+                               days=str(UNDO_DAYS)))
 
 
 def _overwritten_by(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[tuple[str, int]]:

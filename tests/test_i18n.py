@@ -149,6 +149,11 @@ def test_an_error_is_said_in_spanish_with_the_same_exit_code(posync: Posync) -> 
     assert "es posterior a hoy" in result.output
     english = posync("validate", "--date", "2999-01-01")
     assert english.exit_code == 2 and "is after today" in english.output
+    posync("remote", "add", "caja1", str(posync.db.parent / "caja1.db"), "--no-check")
+    unknown = posync("--lang", "es", "remote", "open", "caja9")  # raised deep in the library, said at the top
+    assert unknown.exit_code == 2
+    assert unknown.output == "error: no hay ninguna caja llamada caja9. Registradas: caja1.\n"
+    assert posync("remote", "open", "caja9").output == "error: no register named caja9. Registered: caja1.\n"
 
 
 # ---------------------------------------------------------------- --json does not change with the language

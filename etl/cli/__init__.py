@@ -42,7 +42,7 @@ class PosyncGroup(click.Group):
                          how=how), err=True)
             ctx.exit(INTERRUPTED)
         except PosyncError as err:
-            click.echo(_("error: %(message)s", message=err), err=True)
+            click.echo(_("error: %(message)s", message=i18n.error_text(err)), err=True)
             ctx.exit(err.exit_code)
         except duckdb.Error as err:
             if os.environ.get("POSYNC_DEBUG"):

@@ -38,3 +38,8 @@ def install(env: jinja2.Environment) -> None:
         lambda message: i18n.translations().gettext(message),
         lambda singular, plural, n: i18n.translations().ngettext(singular, plural, n), newstyle=True)
     env.globals["lang"] = i18n.language
+
+
+def error_text(err: BaseException) -> str:
+    """An error's sentence in the console's language (see etl.i18n.error_text)."""
+    return i18n.error_text(err)

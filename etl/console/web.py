@@ -199,7 +199,7 @@ def action(back: PageFn) -> Callable[[Handler], Callable[[Request], Awaitable[Re
             try:
                 return await handler(request, form)
             except PosyncError as err:
-                return await back(request, error=str(err), status=status_for(err), form=form)
+                return await back(request, error=i18n.error_text(err), status=status_for(err), form=form)
 
         return endpoint
 
