@@ -136,6 +136,8 @@ def test_help_speaks_the_language_asked_for_and_english_stays_as_it_was() -> Non
     text = " ".join(spanish.output.split())  # as wrapped for the terminal
     assert "Importar los comprobantes de una fecha" in text
     assert "Actualizar los comprobantes que ya están en la central (sobrescribiendo)." in text
+    assert text.startswith("Uso: cli import") and "Opciones:" in text and "Mostrar este mensaje y salir." in text
+    assert "[por defecto: register]" in text  # --hold's default, in click's brackets
     by_locale = runner.invoke(cli, ["validate", "--help"], env=SPANISH)
     assert "Hacer todas las verificaciones de una importación" in by_locale.output
     english = runner.invoke(cli, ["--lang", "en", "import", "--help"])

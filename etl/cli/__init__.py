@@ -110,6 +110,9 @@ def speak(option: str | None) -> None:
 
 
 def _register_commands() -> None:
+    from etl.cli.helpformat import Formatter
+
+    click.Context.formatter_class = Formatter  # posync's process: click's words around the help, translated too
     from etl.cli import catalogs, changes, codes, console, demo, imports, remote, sync
 
     for command in (remote.remote, imports.validate, imports.import_, imports.batches, changes.changes,
