@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs docs-cli clean
+.PHONY: demo test bench lint docs docs-cli clean i18n
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ docs: $(STAMP)
 # the status schema, the tests that prove each guarantee. Then `python -m docs.examples --update` for outputs.
 docs-cli: $(STAMP)
 	$(BIN)/python -m docs.gen
+
+# Catalogs: extract the English msgids, merge them into each language's .po, compile the .mo files posync ships.
+# Translate the new or fuzzy entries of etl/locale/es/LC_MESSAGES/posync.po, then run it again.
+LOCALES := etl/locale
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project posync \
+	  --msgid-bugs-address "" --copyright-holder "" -k N_ -k NP_:1c,2 -k Said -o $(LOCALES)/posync.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/posync.pot -d $(LOCALES) -D posync --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile --statistics -d $(LOCALES) -D posync
 
 bench: $(STAMP)
 	@$(BIN)/python -c "import dlt, pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]'

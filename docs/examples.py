@@ -191,6 +191,10 @@ def pages() -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):
+        print("python -m docs.examples [--update] [PAGE.md …]: run the pages' examples and compare their output;\n"
+              "--update writes the real output into the pages (then review the diff).")
+        return 0
     update = "--update" in argv
     chosen = [DOCS / a if (DOCS / a).is_file() else Path(a) for a in argv if a != "--update"] or pages()
     failed = 0

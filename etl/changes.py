@@ -22,6 +22,7 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.store import Store
 from validators.findings import plural
 
@@ -70,13 +71,18 @@ class Changes:
 
     def words(self) -> str:
         """'2 voided (FV1 1003, FV1 1007), 1 gone (FV1 1005)'."""
-        names = {"void": "voided", "changed": "changed", "gone": "gone from the register"}
         parts = []
         for kind in KINDS:
             if n := self.counts.get(kind, 0):
                 more = " …" if n > len(self.examples.get(kind, ())) else ""
-                parts.append(f"{n:,} {names[kind]} ({', '.join(self.examples.get(kind, ()))}{more})")
-        return ", ".join(parts)
+                examples = tuple(self.examples.get(kind, ()))
+                said = {"void": Said("%(n)s voided (%(examples)s%(more)s)", n=n, examples=examples, more=more),
+                        "changed": Said("%(n)s changed (%(examples)s%(more)s)", n=n,
+                                        examples=examples, more=more),
+                        "gone": Said("%(n)s gone from the register (%(examples)s%(more)s)", n=n,
+                                     examples=examples, more=more)}
+                parts.append(said[kind])
+        return Said("%(parts)s", parts=tuple(parts))
 
     def commands(self) -> tuple[str, ...]:
         """The exact commands that resolve them."""
@@ -88,10 +94,13 @@ class Changes:
 
     def sentence(self) -> str:
         """One line for the import's output, the log and the sync cycle."""
-        apply = (f"apply with `{self.commands()[0]}`, or accept" if self.applicable
-                 else "a voucher gone from the register is never deleted; once checked, accept")
-        return (f"changed at the register since their import, not applied: {self.words()}; {apply} "
-                f"with `{self.commands()[-1]}`")
+        if self.applicable:
+            return Said("changed at the register since their import, not applied: %(what)s; apply with "
+                        "`%(apply)s`, or accept with `%(accept)s`", what=self.words(), apply=self.commands()[0],
+                        accept=self.commands()[-1])
+        return Said("changed at the register since their import, not applied: %(what)s; a voucher gone from the "
+                    "register is never deleted; once checked, accept with `%(accept)s`", what=self.words(),
+                    accept=self.commands()[-1])
 
     def as_dict(self) -> dict[str, Any]:
         return {"register": self.register, "process_date": self.process_date, "counts": self.counts,

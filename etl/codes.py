@@ -16,6 +16,7 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.remotes import get
 from etl.store import Store
 from validators.findings import plural
@@ -45,13 +46,13 @@ def _norm(code: str) -> str:
     """Codes are stored trimmed and in upper case (FAULTS 48): ' fv1' is FV1."""
     text = code.strip().upper()
     if not text:
-        raise ConfigError("give a voucher code, e.g. FV1.")
+        raise ConfigError(Said("give a voucher code, e.g. FV1."))
     return text
 
 
 def _reason(reason: str) -> str:
     if not reason.strip():
-        raise ConfigError("say why with --reason: the log keeps it beside the change of ownership.")
+        raise ConfigError(Said("say why with --reason: the log keeps it beside the change of ownership."))
     return reason.strip()
 
 
@@ -75,7 +76,8 @@ def assign(store: Store, code: str, register: str, reason: str) -> str:
     with store.transaction() as con:
         before = _owner(con, code)
         if before == register:
-            raise ConfigError(f"{register} already owns {code}; nothing to change.")
+            raise ConfigError(Said("%(register)s already owns %(code)s; nothing to change.", register=register,
+                                   code=code))
         holders = _current_holders(con, code, register)
         if holders:
             who, n = holders[0]
@@ -97,7 +99,7 @@ def release(store: Store, code: str, reason: str) -> str:
     with store.transaction() as con:
         owner = _owner(con, code)
         if owner is None:
-            raise ConfigError(f"{code} has no owner; `posync codes list` shows every code.")
+            raise ConfigError(Said("%(code)s has no owner; `posync codes list` shows every code.", code=code))
         holders = _current_holders(con, code, None)
         if holders:
             who, n = holders[0]

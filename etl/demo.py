@@ -14,6 +14,7 @@ import duckdb
 
 from etl.engines import ENGINES, attach, load_extension
 from etl.errors import ConfigError
+from etl.i18n import _
 from etl.paths import sql_string
 from sample_data import SampleSpec, generate
 
@@ -74,44 +75,46 @@ EXCEL_EXPORTS = {
 def catalog_steps(db: str, folder: Path) -> list[tuple[str, list[str]]]:
     """The catalog part of the tour (Actualizar catálogos)."""
     cats = folder / "catalogs"
-    steps = [(f"main's {t} from the ERP's export", ["--db", db, "catalogs", "load", t, str(cats / f"{t}.csv")])
+    steps = [(_("main's %(table)s from the ERP's export", table=t),
+              ["--db", db, "catalogs", "load", t, str(cats / f"{t}.csv")])
              for t in ("taxes", "payment_methods", "customers", "products")]
     return steps + [
-        ("the SQL a partial push would run on caja1, in SQLite's dialect",
+        (_("the SQL a partial push would run on caja1, in SQLite's dialect"),
          ["--db", db, "catalogs", "diff", "--remote", "caja1", "--table", "products"]),
-        ("the same change in the legacy register's own names (productos, codigo, precio)",
+        (_("the same change in the legacy register's own names (productos, codigo, precio)"),
          ["--db", db, "catalogs", "diff", "--remote", "caja4", "--table", "products"]),
-        ("one reviewable SQL file per register, nothing changed",
+        (_("one reviewable SQL file per register, nothing changed"),
          ["--db", db, "catalogs", "push", "--mode", "partial", "--dry-run", "--sql-dir", str(folder / "sql")]),
-        ("push for real: backed up first, one transaction per register",
+        (_("push for real: backed up first, one transaction per register"),
          ["--db", db, "catalogs", "push", "--mode", "partial"]),
-        ("again: nothing to change, main remembers what it pushed",
+        (_("again: nothing to change, main remembers what it pushed"),
          ["--db", db, "catalogs", "push", "--mode", "partial"]),
-        ("a one-row products file by mistake…", ["--db", db, "catalogs", "load", "products", str(cats / "tiny.csv")]),
-        ("…so a replace push is refused with the count (exit 2)",
+        (_("a one-row products file by mistake…"),
+         ["--db", db, "catalogs", "load", "products", str(cats / "tiny.csv")]),
+        (_("…so a replace push is refused with the count (exit 2)"),
          ["--db", db, "catalogs", "push", "--mode", "replace", "--remote", "caja1"]),
-        ("back to the real catalog", ["--db", db, "catalogs", "load", "products", str(cats / "products.csv")]),
-        ("every push and its status", ["--db", db, "catalogs", "history"]),
+        (_("back to the real catalog"), ["--db", db, "catalogs", "load", "products", str(cats / "products.csv")]),
+        (_("every push and its status"), ["--db", db, "catalogs", "history"]),
     ]
 
 
 def sync_steps(db: str, day: str) -> list[tuple[str, list[str]]]:
     """Loyalty, rules, the full cycle, watch and status."""
     return [
-        ("loyalty: import the points; caja2's points on its held-back FV1 vouchers wait with them",
+        (_("loyalty: import the points; caja2's points on its held-back FV1 vouchers wait with them"),
          ["--db", db, "loyalty", "sync"]),
-        ("a rerun never counts points twice", ["--db", db, "loyalty", "sync"]),
-        ("points of one customer (examinar puntos), summed over every register",
+        (_("a rerun never counts points twice"), ["--db", db, "loyalty", "sync"]),
+        (_("points of one customer (examinar puntos), summed over every register"),
          ["--db", db, "loyalty", "balances", "--customer", "C0003"]),
-        ("commercial rules: every register sends the same five; newer updated_at wins",
+        (_("commercial rules: every register sends the same five; newer updated_at wins"),
          ["--db", db, "rules", "sync"]),
-        ("the rules in main, and where each came from", ["--db", db, "rules", "list"]),
-        (f"one full cycle for {day}: vouchers, loyalty, rules, then the catalog push",
+        (_("the rules in main, and where each came from"), ["--db", db, "rules", "list"]),
+        (_("one full cycle for %(day)s: vouchers, loyalty, rules, then the catalog push", day=day),
          ["--db", db, "sync", "--date", day]),
-        ("automatic sync: two cycles 3 seconds apart, then stop (Ctrl-C would finish the cycle, exit 0)",
+        (_("automatic sync: two cycles 3 seconds apart, then stop (Ctrl-C would finish the cycle, exit 0)"),
          ["--db", db, "watch", "--every", "0.05", "--date", day, "--max-runs", "2"]),
-        ("health for monitoring: caja2's rejected day is still unresolved (exit 1)", ["--db", db, "status"]),
-        ("one log row per cycle", ["--db", db, "log", "--action", "sync", "--limit", "5"]),
+        (_("health for monitoring: caja2's rejected day is still unresolved (exit 1)"), ["--db", db, "status"]),
+        (_("one log row per cycle"), ["--db", db, "log", "--action", "sync", "--limit", "5"]),
     ]
 
 
@@ -139,18 +142,18 @@ def operating_steps(db: str, day1: str, day2: str) -> list[Step]:
     """Undo an import, then a register replaced by a new machine (rename, codes)."""
     undo = ["--db", db, "import", "undo"]
     return [
-        (f"every import batch of {day1}; each can be undone for 30 days", ["--db", db, "batches", "list",
-                                                                          "--date", day1]),
-        ("undo the overwrite, dry run first: what would change",
+        (_("every import batch of %(day)s; each can be undone for 30 days", day=day1),
+         ["--db", db, "batches", "list", "--date", day1]),
+        (_("undo the overwrite, dry run first: what would change"),
          Later(lambda: [*undo, last_batch(db, "caja3", "overwrite"), "--dry-run"])),
-        ("undo it: caja3's voided sale is back to main's previous version, and the import can be run again",
+        (_("undo it: caja3's voided sale is back to main's previous version, and the import can be run again"),
          Later(lambda: [*undo, last_batch(db, "caja3", "overwrite")])),
-        ("caja3 is replaced by a new machine: a rename keeps its data, codes, push state and log",
+        (_("caja3 is replaced by a new machine: a rename keeps its data, codes, push state and log"),
          ["--db", db, "remote", "rename", "caja3", "caja3-nueva"]),
-        ("the codes after the rename: FV3 moved with it, nothing is held back for it",
+        (_("the codes after the rename: FV3 moved with it, nothing is held back for it"),
          ["--db", db, "codes", "list"]),
-        (f"the renamed register imports {day2} without any hold", ["--db", db, "import", "--date", day2,
-                                                                    "--remote", "caja3-nueva", "--reread"]),
+        (_("the renamed register imports %(day)s without any hold", day=day2),
+         ["--db", db, "import", "--date", day2, "--remote", "caja3-nueva", "--reread"]),
     ]
 
 
@@ -171,38 +174,41 @@ def script(folder: Path, registers: dict[str, tuple[Path, str]]) -> list[Step]:
     day1, day2 = DEMO_START.isoformat(), (DEMO_START + dt.timedelta(days=1)).isoformat()
     steps: list[Step] = []
     for name, (path, mapping) in registers.items():
-        steps.append((f"register {name}", ["--db", db, "remote", "add", name, str(path), "--mapping", mapping]))
+        steps.append((_("register %(name)s", name=name),
+                      ["--db", db, "remote", "add", name, str(path), "--mapping", mapping]))
     report = str(folder / f"validation-{day1}.html")
     steps += [
-        ("the registers posync knows", ["--db", db, "remote", "list"]),
-        (f"validate {day1}: caja2 also issued FV1, so caja1 and caja2 are held back",
+        (_("the registers posync knows"), ["--db", db, "remote", "list"]),
+        (_("validate %(day)s: caja2 also issued FV1, so caja1 and caja2 are held back", day=day1),
          ["--db", db, "validate", "--date", day1]),
-        ("the same report as one HTML file a manager can open",
+        (_("the same report as one HTML file a manager can open"),
          ["--db", db, "validate", "--date", day1, "--format", "html", "--output", report]),
-        (f"import {day1}: caja3 and caja4 land, caja1 and caja2 wait (exit 3)", ["--db", db, "import", "--date", day1]),
-        ("import caja1 alone: with caja2 out of the batch it is clean, and now owns FV1",
+        (_("import %(day)s: caja3 and caja4 land, caja1 and caja2 wait (exit 3)", day=day1),
+         ["--db", db, "import", "--date", day1]),
+        (_("import caja1 alone: with caja2 out of the batch it is clean, and now owns FV1"),
          ["--db", db, "import", "--date", day1, "--remote", "caja1"]),
-        ("caja2 again: FV1 belongs to caja1, so caja2 stays held back until it is fixed",
+        (_("caja2 again: FV1 belongs to caja1, so caja2 stays held back until it is fixed"),
          ["--db", db, "import", "--date", day1, "--remote", "caja2"]),
-        ("only the clashing code waits: with --hold code caja2's FV2 sales land, its FV1 sales stay held back",
+        (_("only the clashing code waits: with --hold code caja2's FV2 sales land, its FV1 sales stay held back"),
          ["--db", db, "import", "--date", day1, "--remote", "caja2", "--hold", "code"]),
-        ("rerun: nothing changes (already imported, identical)", ["--db", db, "import", "--date", day1]),
-        (f"catching up {day1} to {day2} in one run: one snapshot of each register serves both dates",
+        (_("rerun: nothing changes (already imported, identical)"), ["--db", db, "import", "--date", day1]),
+        (_("catching up %(first)s to %(last)s in one run: one snapshot of each register serves both dates",
+           first=day1, last=day2),
          ["--db", db, "import", "--from", day1, "--to", day2, "--hold", "code"]),
-        ("who owns which voucher code now, and what is held back", ["--db", db, "codes", "list"]),
-        ("the registers with their codes", ["--db", db, "remote", "list"]),
-        ("a sale voided at caja3 after its import…",
+        (_("who owns which voucher code now, and what is held back"), ["--db", db, "codes", "list"]),
+        (_("the registers with their codes"), ["--db", db, "remote", "list"]),
+        (_("a sale voided at caja3 after its import…"),
          at_register(registers["caja3"][0], "UPDATE vouchers SET status = 'void' WHERE voucher_code = 'FV3' "
                      "AND number = (SELECT min(number) FROM vouchers WHERE voucher_code = 'FV3' AND date = "
-                     f"'{day1}' AND status = 'issued')", "the cashier voids caja3's first FV3 sale of the day")),
-        ("…is named by the next import, which keeps main's version until told", ["--db", db, "import", "--date", day1,
-                                                                                  "--remote", "caja3"]),
-        ("apply it: --overwrite updates the voucher in main", ["--db", db, "import", "--date", day1, "--remote",
+                     f"'{day1}' AND status = 'issued')", _("the cashier voids caja3's first FV3 sale of the day"))),
+        (_("…is named by the next import, which keeps main's version until told"),
+         ["--db", db, "import", "--date", day1, "--remote", "caja3"]),
+        (_("apply it: --overwrite updates the voucher in main"), ["--db", db, "import", "--date", day1, "--remote",
                                                                "caja3", "--overwrite"]),
         *operating_steps(db, day1, day2),
         *catalog_steps(db, folder),
         *sync_steps(db, day2),
-        ("what happened, newest first", ["--db", db, "log", "--limit", "12"]),
+        (_("what happened, newest first"), ["--db", db, "log", "--limit", "12"]),
     ]
     return steps
 
@@ -216,11 +222,12 @@ def prepare(folder: Path) -> None:
     Anything else is refused with nothing touched: `demo --dir .` must never delete a user's files.
     """
     if folder.is_file():
-        raise ConfigError(f"{folder} is a file; give the demo a folder of its own (e.g. --dir demo).")
+        raise ConfigError(_("%(folder)s is a file; give the demo a folder of its own (e.g. --dir demo).",
+                            folder=folder))
     if folder.is_dir() and any(folder.iterdir()):
         if not (folder / MARKER).is_file():
-            raise ConfigError(f"{folder} is not empty and was not made by `posync demo`; nothing was touched. "
-                              "Give the demo a new or empty folder, e.g. --dir demo.")
+            raise ConfigError(_("%(folder)s is not empty and was not made by `posync demo`; nothing was touched. "
+                                "Give the demo a new or empty folder, e.g. --dir demo.", folder=folder))
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text("made by posync demo: `posync demo` may wipe this folder to start again\n")
@@ -229,22 +236,23 @@ def prepare(folder: Path) -> None:
 def run(folder: Path, invoke: Callable[[list[str]], int], echo: Callable[[str], None]) -> None:
     """Build the demo under folder and run the tour through `invoke` (the CLI itself)."""
     prepare(folder)
-    echo(f"posync demo in {folder}\n")
+    echo(_("posync demo in %(folder)s", folder=folder) + "\n")
     registers = build_registers(folder / "registers")
     build_catalogs(folder / "catalogs", registers["caja1"][0])
-    echo("sample registers: " + ", ".join(f"{n} ({p.name}, {m})" for n, (p, m) in registers.items()) + "\n")
+    echo(_("sample registers: ") + ", ".join(f"{n} ({p.name}, {m})" for n, (p, m) in registers.items()) + "\n")
     for note, step in script(folder, registers):
         echo(f"# {note}")
         if isinstance(step, Later):
             step = step.args()
         elif callable(step):
-            echo(f"(at the register: {step()})\n")
+            echo(_("(at the register: %(change)s)", change=step()) + "\n")
             continue
         echo("$ posync " + " ".join(shlex.quote(a) for a in step))
         code = invoke(step)
-        echo(f"(exit {code})\n" if code else "")
-    echo("Look next at:")
-    echo(f"  - the validation report: {folder}/validation-{DEMO_START}.html")
-    echo(f"  - the main store: posync --db {folder}/posync.duckdb log")
-    echo(f"  - the registers: {folder}/registers/")
-    echo(f"  - the same in a browser (Ctrl-C stops it): posync --db {folder}/posync.duckdb console --open")
+        echo(_("(exit %(code)s)", code=str(code)) + "\n" if code else "")
+    echo(_("Look next at:"))
+    echo("  - " + _("the validation report: %(path)s", path=f"{folder}/validation-{DEMO_START}.html"))
+    echo("  - " + _("the main store: %(command)s", command=f"posync --db {folder}/posync.duckdb log"))
+    echo("  - " + _("the registers: %(path)s", path=f"{folder}/registers/"))
+    echo("  - " + _("the same in a browser (Ctrl-C stops it): %(command)s",
+                    command=f"posync --db {folder}/posync.duckdb console --open"))

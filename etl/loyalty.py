@@ -25,9 +25,9 @@ import duckdb
 from etl import ledger
 from etl.errors import HELD_BACK
 from etl.extract import bad_text
+from etl.i18n import Said
 from etl.ledger import Counts
 from etl.store import Store
-from validators.findings import plural
 
 ACTION = "loyalty sync"
 SAMPLES = 3
@@ -67,7 +67,9 @@ class LoyaltyOutcome:
     @property
     def message(self) -> str:
         """The log row's text: counts, then each conflict, rejection and hold in words."""
-        return "; ".join((f"new {self.counts.inserted}, unchanged {self.unchanged}", *self.details))
+        head = Said("new %(new)s, unchanged %(unchanged)s", new=str(self.counts.inserted),
+                    unchanged=str(self.unchanged))
+        return Said("%(parts)s", sep="; ", parts=(head, *self.details))
 
 
 PLAN_SQL = f"""
@@ -122,7 +124,8 @@ def _describe(points: Any, customer: Any, date: Any, code: Any, number: Any) -> 
     '218 points for C0007 on 2026-11-26 (FV1 1003)'
     """
     voucher = f" ({code} {number})" if code is not None else ""
-    return f"{points} points for {customer} on {date}{voucher}"
+    return Said("%(points)s points for %(customer)s on %(date)s%(voucher)s", points=str(points), customer=str(customer),
+                date=str(date), voucher=voucher)
 
 
 def _details(con: duckdb.DuckDBPyConnection, register: str) -> tuple[str, ...]:
@@ -132,25 +135,32 @@ def _details(con: duckdb.DuckDBPyConnection, register: str) -> tuple[str, ...]:
                            "WHERE register = ? AND action = 'conflict' ORDER BY movement_id LIMIT ?",
                       [register, SAMPLES])
     if conflicts:
-        out.append(f"{plural(int(conflicts[0]['n']), 'conflict')}: edited at the register after import, main kept")
+        n = int(conflicts[0]["n"])
+        out.append(Said("%(n)s conflict: edited at the register after import, main kept", n=n) if n == 1 else
+                   Said("%(n)s conflicts: edited at the register after import, main kept", n=n))
     for r in conflicts:
         was = _describe(r["main_points"], r["main_customer_id"], r["main_date"], r["main_voucher_code"],
                         r["main_number"])
         now = _describe(r["points"], r["customer_id"], r["date"], r["voucher_code"], r["number"])
-        out.append(f"conflict: movement {r['movement_id']} was imported as {was}, the register now says {now}")
+        out.append(Said("conflict: movement %(movement)s was imported as %(was)s, the register now says %(now)s",
+                        movement=str(r["movement_id"]), was=was, now=now))
     for r in _rows(con, "SELECT problem, count(*) AS n, "
                         "list(coalesce(movement_id, '(none)') ORDER BY movement_id) AS ids "
                         "FROM stage.loyalty_plan WHERE register = ? AND action = 'rejected' "
                         "GROUP BY problem ORDER BY problem", [register]):
         ids = ", ".join(r["ids"][:SAMPLES]) + (" …" if r["n"] > SAMPLES else "")
-        out.append(f"rejected {plural(int(r['n']), 'movement')}: {r['problem']} (e.g. {ids})")
+        n = int(r["n"])
+        out.append(Said("rejected %(n)s movement: %(problem)s (e.g. %(ids)s)", n=n, problem=r["problem"], ids=ids)
+                   if n == 1 else
+                   Said("rejected %(n)s movements: %(problem)s (e.g. %(ids)s)", n=n, problem=r["problem"], ids=ids))
     held = _rows(con, "SELECT count(*) AS n, list(DISTINCT voucher_code || ' ' || number) AS v "
                       "FROM stage.loyalty_plan WHERE register = ? AND action = 'held_back'", [register])[0]
     if held["n"]:
         vouchers = sorted(held["v"])
         more = " …" if len(vouchers) > SAMPLES else ""
         sample = ", ".join(vouchers[:SAMPLES])
-        out.append(f"held back {held['n']}: voucher not in main yet (e.g. {sample}{more})")
+        out.append(Said("held back %(n)s: voucher not in main yet (e.g. %(sample)s%(more)s)", n=str(held["n"]),
+                        sample=sample, more=more))
     return tuple(out)
 
 

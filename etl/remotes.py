@@ -15,6 +15,7 @@ from typing import Any
 from etl import fit, ledger, paths, postgres, share
 from etl.engines import ENGINES, is_postgres_uri, sniff
 from etl.errors import ConfigError, PosyncError, TransientError
+from etl.i18n import Said
 from etl.mapping import load_mapping
 from etl.store import Store
 
@@ -33,9 +34,8 @@ class Remote:
 def check_name(name: str) -> str:
     """A register name: letters, digits, _ and -, 1 to 64 characters."""
     if not NAME_RE.fullmatch(name):
-        raise ConfigError(
-            f"register name {name!r} is not allowed; use 1-64 letters, digits, '_' or '-' (e.g. caja1)."
-        )
+        raise ConfigError(Said("register name %(name)r is not allowed; use 1-64 letters, digits, '_' or '-' (e.g. "
+                               "caja1).", name=name))
     return name
 
 
@@ -75,8 +75,8 @@ def _only_database(folder: str) -> str:
              if share.regular_file(os.path.join(folder, e)) is True and _is_database(Path(folder, e))]
     if len(found) != 1:
         names = ", ".join(os.path.basename(p) for p in found) or "none"
-        raise ConfigError(f"folder {folder} must hold exactly one SQLite or DuckDB database (found: {names}); "
-                          "give the file itself.")
+        raise ConfigError(Said("folder %(folder)s must hold exactly one SQLite or DuckDB database (found: %(names)s); "
+                               "give the file itself.", folder=str(folder), names=names))
     return found[0]
 
 
@@ -98,8 +98,10 @@ def get(store: Store, name: str) -> Remote:
     row = store.con.execute("SELECT name, path, ip, mapping, engine FROM remotes WHERE name = ?", [name]).fetchone()
     if row is None:
         known = [r[0] for r in store.con.execute("SELECT name FROM remotes ORDER BY name").fetchall()]
-        hint = f" Registered: {', '.join(known)}." if known else " None is registered yet: `posync remote add`."
-        raise ConfigError(f"no register named {name}.{hint}")
+        if known:
+            raise ConfigError(Said("no register named %(name)s. Registered: %(known)s.", name=name,
+                                   known=", ".join(known)))
+        raise ConfigError(Said("no register named %(name)s. None is registered yet: `posync remote add`.", name=name))
     return Remote(*row)
 
 
@@ -122,7 +124,8 @@ def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_che
         if engine == "postgres" and not no_check:
             _check_postgres(stored)
     if store.con.execute("SELECT 1 FROM remotes WHERE name = ?", [name]).fetchone():
-        raise ConfigError(f"a register named {name} already exists; use `posync remote edit {name}`.")
+        raise ConfigError(Said("a register named %(name)s already exists; use `posync remote edit %(name)s`.",
+                               name=name))
     fit.refuse_twice(store, name, stored)
     if not no_check:
         fit.check(store, name, stored, described)
@@ -192,7 +195,7 @@ def rename(store: Store, old: str, new: str) -> list[str]:
     get(store, old)
     with store.transaction() as con:
         if con.execute("SELECT 1 FROM remotes WHERE name = ?", [new]).fetchone():
-            raise ConfigError(f"a register named {new} already exists; choose another name.")
+            raise ConfigError(Said("a register named %(name)s already exists; choose another name.", name=new))
         for table in _HISTORY:
             if con.execute(f"SELECT 1 FROM {table} WHERE register = ? LIMIT 1", [new]).fetchone():
                 raise ConfigError(f"{new} was a register before: main still holds its {table.replace('_', ' ')} "
@@ -262,7 +265,8 @@ def listing(store: Store) -> list[dict[str, Any]]:
 def folder_of(remote: Remote) -> PurePath:
     """The register's folder, in its path's own flavour (a UNC path keeps its share: \\\\SERVIDOR\\cajas)."""
     if remote.engine == "postgres":
-        raise ConfigError(f"register {remote.name} is a PostgreSQL database; it has no folder to open.")
+        raise ConfigError(Said("register %(name)s is a PostgreSQL database; it has no folder to open.",
+                               name=remote.name))
     return paths.parent_folder(remote.path)
 
 

@@ -11,7 +11,33 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from validators.findings import amount_text
+from etl.i18n import N_, NP_, _, format_amount, format_number, word
+
+# The column headers and status words of posync's tables: translated where a table is drawn (render.table).
+HEADERS = (
+    N_("register"), N_("ip"), N_("engine"), N_("mapping"), N_("reachable"), N_("last sales"), N_("last import"),
+    N_("codes"), N_("path"), N_("status"), N_("read"), N_("inserted"), N_("updated"), N_("skipped"),
+    N_("held back"), N_("changed at source"), N_("batch"), N_("date"), N_("registers"), N_("new"), N_("when"),
+    N_("action"), N_("mode"), N_("ins"), N_("upd"), N_("skip"), N_("held"), N_("message"), N_("imported at"),
+    N_("undo"), N_("code"), N_("owner"), N_("first date"), N_("last date"), N_("vouchers"), N_("number"),
+    N_("kind"), N_("seen"), N_("reason"), N_("table"), N_("deleted"), N_("unchanged"), N_("backup"), N_("taken"),
+    N_("rows"), N_("what"), N_("customer"), N_("name"), N_("points"), N_("movements"), N_("last movement"),
+    N_("movement"), N_("voucher"), N_("rule"), N_("params"), N_("from"), N_("to"), N_("active"), N_("updated at"),
+    N_("from register"), N_("vouchers imported"), N_("loyalty"), N_("rules"), N_("pushed"), N_("imported"),
+    N_("rejected"), N_("voucher code"), N_("prefix"), N_("range from"), N_("range to"), N_("valid from"),
+    N_("valid to"), N_("enforce"),
+)
+STATUSES = (  # values, not headers: a context keeps "rejected" (a register's state) apart from a column
+    NP_("status", "accepted"), NP_("status", "rejected"), NP_("status", "partial"), NP_("status", "identical"),
+    NP_("status", "error"), NP_("status", "ok"), NP_("status", "skipped"), NP_("status", "held"),
+    NP_("status", "warning"), NP_("status", "conflict"), NP_("status", "applied"), NP_("status", "pending"),
+    NP_("status", "failed"), NP_("status", "reconciled"), NP_("status", "dry-run"), NP_("status", "unchanged"),
+    NP_("status", "refused"), NP_("status", "total"), NP_("status", "insert"), NP_("status", "overwrite"),
+    NP_("status", "import"), NP_("status", "sync"), NP_("status", "validate"), NP_("status", "codes"),
+    NP_("status", "undo"), NP_("status", "rename"), NP_("status", "push"), NP_("status", "restore"),
+    NP_("status", "loyalty"), NP_("status", "rules"), NP_("status", "catalogs"),
+)
+WORDS = frozenset({"status", "mode", "action", "date"})  # columns whose values are words from STATUSES
 
 # Numbers that name something (a voucher number, a line) rather than count it: no thousands separator.
 IDENTIFIERS = frozenset({"number", "line_no", "seq", "first_number", "last_number", "range_from", "range_to",
@@ -22,11 +48,13 @@ def _cell(value: Any, key: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, int):
-        return str(value) if key in IDENTIFIERS else f"{value:,}"
+        return str(value) if key in IDENTIFIERS else format_number(value)
     if isinstance(value, decimal.Decimal):
-        return amount_text(value)
+        return format_amount(value)
+    if key in WORDS and value in STATUSES:
+        return word("status", value)
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, list | tuple):
@@ -58,10 +86,11 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], wi
     -  ---------
     x  a long m…
     """
-    cells = [[_cell(r.get(key), key) for key, _ in columns] for r in rows]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h) in enumerate(columns)]
+    columns = [(key, _(header) if header else header) for key, header in columns]
+    cells = [[_cell(r.get(key), key) for key, _h in columns] for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_k, h) in enumerate(columns)]
     numeric = [any(_is_number(r.get(key)) for r in rows) and all(_is_number(r.get(key)) or r.get(key) is None
-                                                                 for r in rows) for key, _ in columns]
+                                                                 for r in rows) for key, _h in columns]
     if width is not None and columns:  # the last column gets what is left, at least its header
         room = max(len(columns[-1][1]), width - sum(widths[:-1]) - 2 * (len(columns) - 1))
         widths[-1] = min(widths[-1], room)
@@ -71,7 +100,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], wi
         out = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
         return "  ".join(out).rstrip()
 
-    header = line([h for _, h in columns])
+    header = line([h for _k, h in columns])
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([header, rule, *(line(c) for c in cells)])
 

@@ -19,8 +19,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from etl import i18n
+from etl.i18n import N_, _, format_amount, format_number, ngettext
 from etl.results import RegisterSummary, Report
-from validators.findings import OWNERSHIP_CHECKS, Finding, Severity, amount_text, plural
+from validators.findings import OWNERSHIP_CHECKS, Finding, Severity
 
 SCHEMA_VERSION = 2  # 2: registers[].samples_missing (always empty in 1) removed; "hold" added
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
@@ -32,21 +34,44 @@ TEXT_SAMPLES = 3  # samples shown per rejection in text
 TEXT_WARNINGS_PER_CHECK = 10  # warning messages shown per check in text
 TEXT_VALUE_WIDTH = 60  # longer sample values are cut in text
 
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+# Each check as a reader names it, and what to change at the register when it holds vouchers back.
+CHECK_TITLES = {
+    "code_in_two_registers": N_("Voucher code used by two registers"),
+    "code_owned_by_other": N_("Voucher code that belongs to another register"),
+    "duplicate_number": N_("Voucher number sent twice"),
+    "orphan_rows": N_("Lines or payments without their voucher"),
+    "empty_voucher": N_("Voucher without lines"),
+    "bad_values": N_("Missing or unreadable values"),
+    "date_mismatch": N_("Voucher issued on another day than its business date"),
+    "totals": N_("Total that differs from its lines or payments"),
+    "negative_amounts": N_("Negative or zero amounts"),
+    "no_sales": N_("Register without sales for the day"),
+    "numbering_gap": N_("Gap in the voucher numbering"),
+    "numbering_range": N_("Number outside the authorised DIAN range"),
+    "prefix_number_twice": N_("DIAN prefix and number used twice"),
+    "number_reused": N_("Voucher number already used for another sale"),
+}
+FIXES = {
+    "code_in_two_registers": N_("At %(registers)s: give each register its own voucher code for %(code)s in the "
+                                "POS settings (one code per register; `posync codes list` shows who owns what), "
+                                "then run `posync validate --date %(date)s` again."),
+    "code_owned_by_other": N_("At %(registers)s: %(code)s is another register's code; set this register's own "
+                              "voucher code in the POS settings (or give it the code with `posync codes assign "
+                              "%(code)s REGISTER --reason \"…\"` if it replaced the owner), then run "
+                              "`posync validate --date %(date)s` again."),
+    "duplicate_number": N_("At %(registers)s: each voucher number may be sent once; remove or renumber the "
+                           "duplicates in the POS, then run `posync validate --date %(date)s` again."),
+    "orphan_rows": N_("At %(registers)s: the lines or payments have no voucher; finish or remove the incomplete "
+                      "sale in the POS, then run `posync validate --date %(date)s` again."),
+    "bad_values": N_("At %(registers)s: fill in or correct the values named in the sample rows in the POS, then "
+                     "run `posync validate --date %(date)s` again."),
+    "numbering_range": N_("At %(registers)s: number the vouchers inside the authorised DIAN range (`posync "
+                          "numbering list`), then run `posync validate --date %(date)s` again."),
+    "prefix_number_twice": N_("At %(registers)s: a DIAN prefix and number may be issued once; correct the "
+                              "numbering in the POS, then run `posync validate --date %(date)s` again."),
+    "number_reused": N_("At %(registers)s: the number was already issued for another sale; correct the "
+                        "numbering in the POS, then run `posync validate --date %(date)s` again."),
+}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BACKTICKS = re.compile(r"`([^`]+)`")
 
@@ -84,12 +109,29 @@ def json_safe(value: Any) -> Any:
 
 
 def long_date(day: dt.date) -> str:
-    """A date as people say it, independent of the machine's locale.
+    """A date as people say it, in the reader's language (not the machine's locale).
 
     >>> long_date(dt.date(2026, 11, 26))
     'Thursday 26 November 2026'
     """
-    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return i18n.format_date(day)
+
+
+def check_title(check: str) -> str:
+    """A check's readable title in the reader's language (the check's name when it has none).
+
+    >>> check_title("code_in_two_registers")
+    'Voucher code used by two registers'
+    """
+    return _(CHECK_TITLES[check]) if check in CHECK_TITLES else check
+
+
+def finding_text(finding: Finding) -> str:
+    """A finding's message for people: as stored (English) in English, else translated from its template."""
+    if i18n.language() == i18n.DEFAULT or not finding.template:
+        return finding.message
+    params = {k: i18n.join_and(v) if isinstance(v, tuple) else v for k, v in finding.params}
+    return _(finding.template, **params)
 
 
 def clean(text: str) -> str:
@@ -107,7 +149,7 @@ def value_text(value: Any, width: int | None = None) -> str:
     >>> value_text(decimal.Decimal("12.50")), value_text(None), value_text(True), value_text("x" * 9, 5)
     ('12.50', 'null', 'true', 'xxxx…')
     """
-    safe = amount_text(value) if isinstance(value, decimal.Decimal) else json_safe(value)
+    safe = format_amount(value) if isinstance(value, decimal.Decimal) else json_safe(value)
     text = safe if isinstance(safe, str) else json.dumps(safe, ensure_ascii=False)
     if width is not None and len(text) > width:
         text = text[: width - 1] + "…"
@@ -154,31 +196,38 @@ def headline_parts(report: Report) -> list[str]:
     """The phrases of the headline, most serious first."""
     total = len(report.registers)
     if not total:
-        return ["no registers were checked"]
+        return [_("no registers were checked")]
     groups = names_by_status(report)
-    problems = [
-        (len(groups[status]), phrase)
-        for status, phrase in (
-            ("rejected", "rejected"),
-            ("partial", "partly held back"),
-            ("error", "could not be read"),
-        )
-        if groups[status]
-    ]
+    more = {"rejected": N_("%(n)s rejected"), "partial": N_("%(n)s partly held back"),
+            "error": N_("%(n)s could not be read")}
+    problems = [status for status in ("rejected", "partial", "error") if groups[status]]
     if problems:
-        (n, phrase), *rest = problems
-        parts = [f"{n:,} of {plural(total, 'register')} {phrase}", *(f"{m:,} {p}" for m, p in rest)]
+        head, *rest = problems
+        parts = [_first_problem(head, len(groups[head]), total),
+                 *(_(more[status], n=len(groups[status])) for status in rest)]
     else:
-        parts = ["the register was accepted" if total == 1 else f"all {total:,} registers accepted"]
+        parts = [_("the register was accepted") if total == 1 else _("all %(n)s registers accepted", n=total)]
     if held := total_held_back(report):
-        parts.append(f"{plural(held, 'voucher')} held back")
-    parts.append(plural(len(report.warnings), "warning") if report.warnings else "no warnings")
+        parts.append(ngettext("%(num)s voucher held back", "%(num)s vouchers held back", held))
+    parts.append(ngettext("%(num)s warning", "%(num)s warnings", len(report.warnings)) if report.warnings
+                 else _("no warnings"))
     return parts
+
+
+def _first_problem(status: str, n: int, total: int) -> str:
+    """The most serious problem of the headline, said against the number of registers."""
+    if status == "rejected":
+        return ngettext("%(n)s of %(num)s register rejected", "%(n)s of %(num)s registers rejected", total, n=n)
+    if status == "partial":
+        return ngettext("%(n)s of %(num)s register partly held back", "%(n)s of %(num)s registers partly held back",
+                        total, n=n)
+    return ngettext("%(n)s of %(num)s register could not be read", "%(n)s of %(num)s registers could not be read",
+                    total, n=n)
 
 
 def headline(report: Report) -> str:
     """One line for a terminal or a mail subject, e.g. "2026-11-26: 2 of 4 registers rejected, …"."""
-    return f"{report.process_date.isoformat()}: {', '.join(headline_parts(report))}"
+    return f"{report.process_date.isoformat()}: {', '.join(headline_parts(report))}"  # dates ISO: a mail subject
 
 
 def next_steps(report: Report) -> list[str]:
@@ -187,40 +236,52 @@ def next_steps(report: Report) -> list[str]:
     groups = names_by_status(report)
     steps: list[str] = []
     if report.has_rejections:
-        steps.append(
-            f"Fix the data at the register and run `posync validate --date {day}` again; "
-            f"accepted registers can be imported with `posync import --date {day}`."
-        )
+        steps.append(_("Fix the data at the register and run `posync validate --date %(day)s` again; accepted "
+                       "registers can be imported with `posync import --date %(day)s`.", day=day))
+        steps += fixes(report)
         if report.all_or_nothing:
             steps.append(
-                "--all-or-nothing is on: nothing from any register is imported while anything is rejected."
+                _("--all-or-nothing is on: nothing from any register is imported while anything is rejected.")
             )
         elif report.hold == "register" and any(f.check in OWNERSHIP_CHECKS for f in report.findings):
-            steps.append(
-                f"A voucher-code clash holds back whole registers: `posync import --date {day} --hold code` "
-                "imports their other codes now and holds back only the clashing code."
-            )
+            steps.append(_("A voucher-code clash holds back whole registers: `posync import --date %(day)s --hold "
+                           "code` imports their other codes now and holds back only the clashing code.", day=day))
     if groups["error"]:
-        steps.append(
-            f"Could not read {', '.join(groups['error'])}: check that the register is on and its "
-            f"folder is reachable (`posync remote list`), then validate again."
-        )
+        steps.append(_("Could not read %(registers)s: check that the register is on and its folder is reachable "
+                       "(`posync remote list`), then validate again.", registers=", ".join(groups["error"])))
     if changed := sum(r.plan.changed_at_source for r in report.registers):
-        steps.append(
-            f"{plural(changed, 'voucher')} changed at the register after import; "
-            f"`posync import --date {day} --overwrite` would update them."
-        )
+        steps.append(ngettext(
+            "%(num)s voucher changed at the register after import; `posync import --date %(day)s --overwrite` "
+            "would update them.",
+            "%(num)s vouchers changed at the register after import; `posync import --date %(day)s --overwrite` "
+            "would update them.", changed, day=day))
     if missing := sum(r.plan.missing_at_register for r in report.registers):
-        steps.append(
-            f"{plural(missing, 'voucher')} imported earlier {'is' if missing == 1 else 'are'} no longer at "
-            f"the register; {'it stays' if missing == 1 else 'they stay'} in main. Ask the shop why."
-        )
+        steps.append(ngettext(
+            "%(num)s voucher imported earlier is no longer at the register; it stays in main. Ask the shop why.",
+            "%(num)s vouchers imported earlier are no longer at the register; they stay in main. Ask the shop why.",
+            missing))
     if not report.has_rejections and not groups["error"]:
         steps.append(
-            f"Nothing is held back: import with `posync import --date {day}`."
-            + (" Warnings change nothing; review them with the shop." if report.warnings else "")
+            _("Nothing is held back: import with `posync import --date %(day)s`.", day=day)
+            + (" " + _("Warnings change nothing; review them with the shop.") if report.warnings else "")
         )
     return steps
+
+
+def fixes(report: Report) -> list[str]:
+    """For each rejecting check, what to change at which registers, and the command to run after.
+
+    With --hold code a voucher-code clash holds back only that code, and the step says so too.
+    """
+    day = report.process_date.isoformat()
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for f in rejections(report):
+        registers, codes = found.setdefault(f.check, ([], []))
+        at = f.registers[:1] if f.check == "code_owned_by_other" else f.registers  # the intruder, not the owner
+        registers += [r for r in at if r not in registers]
+        codes += [f.voucher_code] if f.voucher_code and f.voucher_code not in codes else []
+    return [_(FIXES[check], registers=i18n.join_and(registers), code=", ".join(codes), date=day)
+            for check, (registers, codes) in found.items() if check in FIXES]
 
 
 def _code_held(report: Report, finding: Finding) -> bool:
@@ -303,7 +364,7 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- text
 
-_REGISTER_COLUMNS: tuple[tuple[str, ...], ...] = (
+_REGISTER_COLUMNS: tuple[tuple[str, ...], ...] = (  # each header's English lines; translated whole, see text_table
     ("register",),
     ("status",),
     ("vouchers",),
@@ -315,20 +376,22 @@ _REGISTER_COLUMNS: tuple[tuple[str, ...], ...] = (
     ("missing", "at register"),
     ("held", "back"),
 )
+_HEADERS = (N_("register"), N_("status"), N_("vouchers"), N_("lines"), N_("payments"), N_("new"), N_("unchanged"),
+            N_("changed at source"), N_("missing at register"), N_("held back"))
 
 
 def to_text(report: Report) -> str:
     """The report as plain text for a terminal or a cron mail: rejections first, then the registers."""
     sections = [
         [
-            f"posync validation report for {long_date(report.process_date)}",
+            _("posync validation report for %(date)s", date=long_date(report.process_date)),
             clean(headline(report)),
-            f"generated {report.generated_at.isoformat(sep=' ', timespec='seconds')}",
+            _("generated %(at)s", at=report.generated_at.isoformat(sep=" ", timespec="seconds")),
         ],
         _text_rejections(report),
         _text_registers(report),
         _text_warnings(report),
-        ["WHAT TO DO NEXT", *(wrap(step, "  - ", "    ") for step in next_steps(report))],
+        [_("WHAT TO DO NEXT"), *(wrap(step, "  - ", "    ") for step in next_steps(report))],
     ]
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
 
@@ -350,22 +413,25 @@ def _text_rejections(report: Report) -> list[str]:
     """REJECTIONS: each rejection's plain sentence, where it applies, and up to three samples."""
     found = rejections(report)
     if not found:
-        return ["REJECTIONS", "  none: nothing is held back"]
-    lines = [f"REJECTIONS ({len(found)}): held back, not imported"]
+        return [_("REJECTIONS"), "  " + _("none: nothing is held back")]
+    lines = [_("REJECTIONS (%(n)s): held back, not imported", n=len(found))]
     for finding in found:
-        lines.append(f"  x {clean(finding.message)}")
-        where = [f"check {finding.check}", f"registers {', '.join(finding.registers)}"]
+        lines.append(f"  x {clean(finding_text(finding))}")
+        check = finding.check if i18n.language() == i18n.DEFAULT else f"{finding.check} " \
+            f"({check_title(finding.check)})"
+        where = [_("check %(check)s", check=check), _("registers %(names)s", names=", ".join(finding.registers))]
         if finding.voucher_code:
-            where.append(f"voucher code {finding.voucher_code}")
-        scope = ("that code only (--hold code)" if _code_held(report, finding) else "whole register") \
-            if finding.severity is Severity.REJECT_REGISTER else "these vouchers"
-        where.append(f"{plural(held_back(finding), 'voucher')} held back ({scope})")
+            where.append(_("voucher code %(code)s", code=finding.voucher_code))
+        scope = (_("that code only (--hold code)") if _code_held(report, finding) else _("whole register")) \
+            if finding.severity is Severity.REJECT_REGISTER else _("these vouchers")
+        where.append(ngettext("%(num)s voucher held back (%(scope)s)", "%(num)s vouchers held back (%(scope)s)",
+                              held_back(finding), scope=scope))
         lines.append(f"      {clean(' | '.join(where))}")
         lines.extend(f"        {sample_text(s)}" for s in finding.samples[:TEXT_SAMPLES])
         if (more := len(finding.samples) - TEXT_SAMPLES) > 0:
-            lines.append(f"        … and {plural(more, 'more sample')}")
+            lines.append("        " + ngettext("… and %(num)s more sample", "… and %(num)s more samples", more))
     if report.all_or_nothing:
-        lines.append("  --all-or-nothing is on: the whole batch is held back.")
+        lines.append("  " + _("--all-or-nothing is on: the whole batch is held back."))
     return lines
 
 
@@ -382,8 +448,8 @@ def _text_register_row(reg: RegisterSummary) -> list[str]:
         plan.missing_at_register,
         plan.held_back,
     )
-    shown = ("-",) * len(counts) if reg.status == "error" else (f"{n:,}" for n in counts)
-    return [clean(reg.name), clean(reg.status), *shown]
+    shown = ("-",) * len(counts) if reg.status == "error" else (format_number(n) for n in counts)
+    return [clean(reg.name), clean(i18n.word("status", reg.status)), *shown]
 
 
 def text_table(headers: Sequence[tuple[str, ...]], rows: Sequence[Sequence[str]], left: int = 2) -> list[str]:
@@ -394,6 +460,9 @@ def text_table(headers: Sequence[tuple[str, ...]], rows: Sequence[Sequence[str]]
            back
     caja1   412
     """
+    if i18n.language() != i18n.DEFAULT:  # a translated header is split after its first word
+        headers = [tuple(_(joined).split(" ", 1)) if len(h) > 1 else (_(h[0]),)
+                   for h, joined in ((h, " ".join(h)) for h in headers)]
     depth = max(len(h) for h in headers)
     head = [[*h, *[""] * (depth - len(h))] for h in headers]
     widths = [max(len(c) for c in [*head[i], *(r[i] for r in rows)]) for i in range(len(headers))]
@@ -409,9 +478,9 @@ def text_table(headers: Sequence[tuple[str, ...]], rows: Sequence[Sequence[str]]
 def _text_registers(report: Report) -> list[str]:
     """REGISTERS: one row per register with what was read and what an import would do."""
     if not report.registers:
-        return ["REGISTERS", "  none"]
+        return [_("REGISTERS"), "  " + _("none")]
     table = text_table(_REGISTER_COLUMNS, [_text_register_row(r) for r in report.registers])
-    lines = ["REGISTERS", *(f"  {row}" for row in table)]
+    lines = [_("REGISTERS"), *(f"  {row}" for row in table)]
     lines.extend(f"  {clean(r.name)}: {clean(r.error)}" for r in report.registers if r.error)
     return lines
 
@@ -420,44 +489,48 @@ def _text_warnings(report: Report) -> list[str]:
     """WARNINGS grouped by check, with counts; they change nothing."""
     groups = warnings_by_check(report)
     if not groups:
-        return ["WARNINGS", "  none"]
-    lines = [f"WARNINGS ({len(report.warnings)}): reported only, nothing is changed or held back"]
+        return [_("WARNINGS"), "  " + _("none")]
+    lines = [_("WARNINGS (%(n)s): reported only, nothing is changed or held back", n=len(report.warnings))]
     for check, found in groups.items():
         rows = sum(f.rows for f in found)
-        lines.append(f"  {clean(check)}: {plural(len(found), 'finding')}, {plural(rows, 'row')}")
-        lines.extend(f"    - {clean(f.message)}" for f in found[:TEXT_WARNINGS_PER_CHECK])
+        name = check if i18n.language() == i18n.DEFAULT else f"{check} ({check_title(check)})"
+        lines.append(f"  {clean(name)}: {_counts(len(found), rows)}")
+        lines.extend(f"    - {clean(finding_text(f))}" for f in found[:TEXT_WARNINGS_PER_CHECK])
         if (more := len(found) - TEXT_WARNINGS_PER_CHECK) > 0:
-            lines.append(f"    … and {more:,} more")
+            lines.append("    " + _("… and %(n)s more", n=more))
     return lines
+
+
+def _counts(findings: int, rows: int) -> str:
+    """ "3 findings, 12 rows" in the reader's language."""
+    return ngettext("%(num)s finding", "%(num)s findings", findings) + ", " + ngettext("%(num)s row", "%(num)s rows",
+                                                                                         rows)
 
 
 # ---------------------------------------------------------------- HTML
 
 _BANNERS = {
-    "red": ("Action needed", "Some sales are held back and will not be imported until they are fixed."),
-    "amber": ("Ready to import, with warnings", "Nothing is held back; the warnings below change nothing."),
-    "green": ("All clear", "Every register passed every check."),
+    "red": (N_("Action needed"), N_("Some sales are held back and will not be imported until they are fixed.")),
+    "amber": (N_("Ready to import, with warnings"), N_("Nothing is held back; the warnings below change nothing.")),
+    "green": (N_("All clear"), N_("Every register passed every check.")),
 }
-_SCOPES = {Severity.REJECT_REGISTER: "whole register held back", Severity.REJECT_ROWS: "only these vouchers"}
-_REGISTER_HEAD = (
-    '<tr><th rowspan="2">Register</th><th rowspan="2">Status</th><th colspan="3" class="group">'
-    'Read for the day</th><th colspan="5" class="group">An import would</th></tr>'
-    + "<tr>"
-    + "".join(
-        f'<th class="num">{label}</th>'
-        for label in (
-            "Vouchers",
-            "Lines",
-            "Payments",
-            "Add as new",
-            "Skip, unchanged",
-            "Changed at source",
-            "Missing at register",
-            "Hold back",
-        )
+_SCOPES = {Severity.REJECT_REGISTER: N_("whole register held back"), Severity.REJECT_ROWS: N_("only these vouchers")}
+_REGISTER_LABELS = (N_("Vouchers"), N_("Lines"), N_("Payments"), N_("Add as new"), N_("Skip, unchanged"),
+                    N_("Changed at source"), N_("Missing at register"), N_("Hold back"))
+
+
+def _register_head() -> str:
+    """The registers table's two header rows, in the reader's language."""
+    register, status, read, would = (e(_("Register")), e(_("Status")), e(_("Read for the day")),
+                                     e(_("An import would")))
+    labels = [e(_(label)) for label in _REGISTER_LABELS]
+    return (
+        f'<tr><th rowspan="2">{register}</th><th rowspan="2">{status}</th>'
+        f'<th colspan="3" class="group">{read}</th><th colspan="5" class="group">{would}</th></tr>'
+        + "<tr>"
+        + "".join(f'<th class="num">{label}</th>' for label in labels)
+        + "</tr>"
     )
-    + "</tr>"
-)
 
 
 @functools.cache
@@ -526,25 +599,28 @@ def to_html(report: Report) -> str:
     """The report as one self-contained HTML page (inline CSS, no scripts, nothing fetched)."""
     day = report.process_date
     generated = report.generated_at.isoformat(sep=" ", timespec="minutes")
-    registers = plural(len(report.registers), "register")
+    subtitle = ngettext("Vouchers (comprobantes) of %(num)s register (caja), checked before import · generated "
+                        "%(at)s", "Vouchers (comprobantes) of %(num)s registers (cajas), checked before import · "
+                        "generated %(at)s", len(report.registers), at=generated)
+    title = e(_("Validation report"))
     body = [
         "<header>",
-        f'<h1>Validation report <span class="date">{e(long_date(day))}</span></h1>',
-        f'<p class="subtitle">Vouchers (comprobantes) of {e(registers)} (cajas), checked before import'
-        f" · generated {e(generated)}</p>",
+        f'<h1>{title} <span class="date">{e(long_date(day))}</span></h1>',
+        f'<p class="subtitle">{e(subtitle)}</p>',
         "</header>",
         _html_banner(report),
         _html_conflicts(report),
         _html_registers(report),
         _html_warnings(report),
         _html_samples(report),
-        f"<footer>posync · report schema v{SCHEMA_VERSION} · process date {e(day.isoformat())}</footer>",
+        "<footer>" + e(_("posync · report schema v%(version)s · process date %(date)s", version=str(SCHEMA_VERSION),
+                         date=day.isoformat())) + "</footer>",
     ]
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{i18n.language()}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>posync validation report — {e(day.isoformat())}</title>\n"
-        f"<style>\n{stylesheet()}</style>\n</head>\n<body>\n<main>\n"
+        + "<title>" + e(_("posync validation report — %(date)s", date=day.isoformat())) + "</title>\n"
+        + f"<style>\n{stylesheet()}</style>\n</head>\n<body>\n<main>\n"
         + "\n".join(body)
         + "\n</main>\n</body>\n</html>\n"
     )
@@ -553,14 +629,14 @@ def to_html(report: Report) -> str:
 def _html_banner(report: Report) -> str:
     """The big status banner: colour and words for the overall state, the numbers, the next steps."""
     colour = level(report)
-    title, meaning = _BANNERS[colour]
+    title, meaning = (_(x) for x in _BANNERS[colour])
     groups = names_by_status(report)
     accepted = len(groups["accepted"]) + len(groups["identical"])
     stats = [
-        ("registers accepted", f"{accepted:,} of {len(report.registers):,}"),
-        ("vouchers held back", f"{total_held_back(report):,}"),
-        ("rejections", f"{len(report.findings) - len(report.warnings):,}"),
-        ("warnings", f"{len(report.warnings):,}"),
+        (_("registers accepted"), _("%(n)s of %(total)s", n=accepted, total=len(report.registers))),
+        (_("vouchers held back"), format_number(total_held_back(report))),
+        (_("rejections"), format_number(len(report.findings) - len(report.warnings))),
+        (_("warnings"), format_number(len(report.warnings))),
     ]
     return "\n".join(
         [
@@ -570,7 +646,7 @@ def _html_banner(report: Report) -> str:
             '<dl class="stats">',
             *(f"<div><dt>{e(label)}</dt><dd>{e(value)}</dd></div>" for label, value in stats),
             "</dl>",
-            '<h2 class="next">What to do next</h2>',
+            '<h2 class="next">' + e(_("What to do next")) + "</h2>",
             '<ul class="next">',
             *(f"<li>{prose(step)}</li>" for step in next_steps(report)),
             "</ul>",
@@ -593,16 +669,23 @@ def _sample_link(finding: Finding, index: int) -> str:
     """A link to the finding's sample rows further down, when it has any."""
     if not finding.samples:
         return ""
-    return f' <a class="more" href="#sample-{index}">{e(plural(len(finding.samples), "sample row"))} ↓</a>'
+    count = ngettext("%(num)s sample row", "%(num)s sample rows", len(finding.samples))
+    return f' <a class="more" href="#sample-{index}">{e(count)} ↓</a>'
+
+
+def _check_cell(check: str) -> str:
+    """A check's readable title, with its name (what --json and the log say) under it."""
+    return f'<span class="title">{e(check_title(check))}</span><br><code>{identifier(check)}</code>'
 
 
 def _conflict_row(finding: Finding, index: int) -> str:
     """One rejection: check, registers, voucher code, vouchers held back, what it means."""
+    scope = e(_(_SCOPES[finding.severity]))
     return (
-        f"<tr><td><code>{identifier(finding.check)}</code></td><td>{_badges(finding.registers)}</td>"
+        f"<tr><td>{_check_cell(finding.check)}</td><td>{_badges(finding.registers)}</td>"
         f'<td class="code">{e(finding.voucher_code or "—")}</td>'
-        f'<td class="num strong">{held_back(finding):,}</td>'
-        f'<td>{e(finding.message)}<br><span class="scope">{e(_SCOPES[finding.severity])}</span>'
+        f'<td class="num strong">{format_number(held_back(finding))}</td>'
+        f'<td>{e(finding_text(finding))}<br><span class="scope">{scope}</span>'
         f"{_sample_link(finding, index)}</td></tr>"
     )
 
@@ -614,14 +697,15 @@ def _html_conflicts(report: Report) -> str:
     note = ""
     if report.all_or_nothing and report.has_rejections:
         note = (
-            '<p class="note">--all-or-nothing is on: because something is rejected, nothing is imported.</p>'
+            '<p class="note">' + e(_("--all-or-nothing is on: because something is rejected, nothing is imported."))
+            + "</p>"
         )
-    head = _head("Check", "Registers", "Voucher code", "#Vouchers held back", "What it means")
+    head = _head(_("Check"), _("Registers"), _("Voucher code"), "#" + _("Vouchers held back"), _("What it means"))
     return _section(
-        "Conflicts and rejections",
-        "Held-back vouchers are not imported until they are fixed. Nothing is overwritten or dropped.",
+        _("Conflicts and rejections"),
+        _("Held-back vouchers are not imported until they are fixed. Nothing is overwritten or dropped."),
         note,
-        _table("conflicts", head, rows, "No conflicts: nothing is held back.", 5),
+        _table("conflicts", head, rows, _("No conflicts: nothing is held back."), 5),
     )
 
 
@@ -629,9 +713,10 @@ def _html_register_row(reg: RegisterSummary) -> str:
     """One register: name (and error), status badge, what was read, what an import would do."""
     plan = reg.plan
     status = reg.status if reg.status in STATUSES else "unknown"
-    badge = f'<td><span class="badge {status}">{e(reg.status)}</span></td>'
+    shown = i18n.word("status", reg.status)
+    badge = f'<td><span class="badge {status}">{e(shown)}</span></td>'
     if reg.status == "error":
-        error = e(reg.error or "could not be read")
+        error = e(reg.error or _("could not be read"))
         return f'<tr><th scope="row">{e(reg.name)}</th>{badge}<td colspan="8" class="error">{error}</td></tr>'
     note = f'<div class="error">{e(reg.error)}</div>' if reg.error else ""
     cells = [
@@ -644,16 +729,16 @@ def _html_register_row(reg: RegisterSummary) -> str:
         (plan.missing_at_register, " attention"),
         (plan.held_back, " strong"),
     ]
-    numbers = "".join(f'<td class="num{flag if n else ""}">{n:,}</td>' for n, flag in cells)
+    numbers = "".join(f'<td class="num{flag if n else ""}">{format_number(n)}</td>' for n, flag in cells)
     return f'<tr><th scope="row">{e(reg.name)}{note}</th>{badge}{numbers}</tr>'
 
 
 def _html_registers(report: Report) -> str:
     """Per-register counts."""
     rows = [_html_register_row(r) for r in report.registers]
-    lead = "What each register (caja) sent for the day, and what an import would do with it."
+    lead = _("What each register (caja) sent for the day, and what an import would do with it.")
     return _section(
-        "Registers", lead, _table("registers", _REGISTER_HEAD, rows, "No registers were checked.", 10)
+        _("Registers"), lead, _table("registers", _register_head(), rows, _("No registers were checked."), 10)
     )
 
 
@@ -662,19 +747,20 @@ def _html_warnings(report: Report) -> str:
     index = {id(f): i for i, f in enumerate(report.findings)}
     rows: list[str] = []
     for check, found in warnings_by_check(report).items():
-        count = f"{plural(len(found), 'finding')}, {plural(sum(f.rows for f in found), 'row')}"
+        count = _counts(len(found), sum(f.rows for f in found))
         rows.append(
-            f'<tr class="check"><th colspan="4"><code>{e(check)}</code> '
+            f'<tr class="check"><th colspan="4">{_check_cell(check)} '
             f'<span class="count">{e(count)}</span></th></tr>'
         )
         rows.extend(
             f'<tr><td>{_badges(f.registers)}</td><td class="code">{e(f.voucher_code or "—")}</td>'
-            f'<td class="num">{f.rows:,}</td><td>{e(f.message)}{_sample_link(f, index[id(f)])}</td></tr>'
+            f'<td class="num">{format_number(f.rows)}</td><td>{e(finding_text(f))}'
+            f"{_sample_link(f, index[id(f)])}</td></tr>"
             for f in found
         )
-    head = _head("Registers", "Voucher code", "#Rows", "What it means")
-    lead = "Reported only: warnings never hold data back and never change it."
-    return _section("Warnings", lead, _table("warnings", head, rows, "No warnings.", 4))
+    head = _head(_("Registers"), _("Voucher code"), "#" + _("Rows"), _("What it means"))
+    lead = _("Reported only: warnings never hold data back and never change it.")
+    return _section(_("Warnings"), lead, _table("warnings", head, rows, _("No warnings."), 4))
 
 
 def _sample_table(samples: Sequence[Mapping[str, Any]]) -> str:
@@ -691,7 +777,7 @@ def _sample_table(samples: Sequence[Mapping[str, Any]]) -> str:
 def _details(anchor: str, badge: str, kind: str, title: str, samples: Sequence[Mapping[str, Any]]) -> str:
     """One collapsible block of sample rows."""
     ident = f' id="{anchor}"' if anchor else ""
-    count = e(plural(len(samples), "row"))
+    count = e(ngettext("%(num)s row", "%(num)s rows", len(samples)))
     return (
         f'<details{ident}><summary><span class="badge {badge}">{e(kind)}</span> {e(title)} '
         f'<span class="count">{count}</span></summary>{_sample_table(samples)}</details>'
@@ -705,8 +791,8 @@ def _html_samples(report: Report) -> str:
         _details(
             f"sample-{i}",
             "rejected" if f.is_rejection else "warning",
-            "rejection" if f.is_rejection else "warning",
-            f.message,
+            _("rejection") if f.is_rejection else _("warning"),
+            finding_text(f),
             f.samples,
         )
         for i, f in ordered
@@ -715,7 +801,7 @@ def _html_samples(report: Report) -> str:
     if not blocks:
         return ""
     return _section(
-        "Sample rows", "A few of the rows behind each finding, as read from the register.", *blocks
+        _("Sample rows"), _("A few of the rows behind each finding, as read from the register."), *blocks
     )
 
 

@@ -27,6 +27,7 @@ from typing import IO, Any
 import portalocker
 
 from etl.errors import StoreLocked
+from etl.i18n import Said
 
 READERS_WAIT = 15.0  # seconds a run waits for listings to finish reading
 
@@ -107,8 +108,8 @@ def take(lock_path: Path, target: str, command: str) -> RunLock:
                 continue
         handle.close()
         info = holder(lock_path)
-        raise StoreLocked(f"another posync run ({describe(info)}) holds the main store {target}; "
-                          "wait for it to finish, or stop it, then run again.")
+        raise StoreLocked(Said("another posync run (%(who)s) holds the main store %(target)s; wait for it to finish, "
+                               "or stop it, then run again.", who=describe(info), target=str(target)))
     info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
             "started": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "stage": "starting"}
     return RunLock(handle, lock_path, info)

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from etl import changes
+from etl.i18n import Said
 from etl.rules import SKEW
 from etl.store import Store
-from validators.findings import plural
 from validators.numbering import format_gaps
 
 DEFAULT_QUIET_DAYS = 2
@@ -87,9 +87,10 @@ def _unreadable(store: Store) -> list[Item]:
     out = []
     for r in _rows(store, f"SELECT * FROM ({_LATEST}) WHERE status = 'error' ORDER BY register", ["import"]):
         day = f" --date {r['process_date']}" if r["process_date"] else ""
-        out.append(Item("unreadable", r["register"], 1, f"{r['register']} could not be read in its last import "
-                        f"({r['logged_at']:%Y-%m-%d %H:%M})", r["message"],
-                        f"posync remote list   # then: posync import{day} --remote {r['register']}"))
+        out.append(Item("unreadable", r["register"], 1, Said("%(register)s could not be read in its last import "
+                        "(%(at)s)", register=r["register"], at=f"{r['logged_at']:%Y-%m-%d %H:%M}"), r["message"],
+                        Said("posync remote list   # then: %(command)s",
+                             command=f"posync import{day} --remote {r['register']}")))
     return out
 
 
@@ -106,18 +107,24 @@ GROUP BY b.register, b.process_date ORDER BY b.process_date, b.register
 
 def _rejected(store: Store) -> list[Item]:
     return [Item("rejected", r["register"], int(r["vouchers"] or 0),
-                 f"{r['register']} {r['process_date']}: {plural(int(r['vouchers'] or 0), 'voucher')} held back, "
-                 "not imported since",
-                 f"rejected at {r['rejected_at']:%Y-%m-%d %H:%M}",
-                 f"posync validate --date {r['process_date']} --remote {r['register']}   # fix the register, then: "
-                 f"posync import --date {r['process_date']} --remote {r['register']}")
+                 Said("%(register)s %(date)s: %(n)s vouchers held back, not imported since", register=r["register"],
+                      date=str(r["process_date"]), n=int(r["vouchers"] or 0)) if int(r["vouchers"] or 0) != 1 else
+                 Said("%(register)s %(date)s: %(n)s voucher held back, not imported since", register=r["register"],
+                      date=str(r["process_date"]), n=1),
+                 Said("rejected at %(at)s", at=f"{r['rejected_at']:%Y-%m-%d %H:%M}"),
+                 Said("%(validate)s   # fix the register, then: %(import_)s",
+                      validate=f"posync validate --date {r['process_date']} --remote {r['register']}",
+                      import_=f"posync import --date {r['process_date']} --remote {r['register']}"))
             for r in _rows(store, REJECTED_SQL)]
 
 
 def _source_changes(store: Store) -> list[Item]:
     return [Item("source_changes", c.register, c.total,
-                 f"{c.register} {c.process_date}: {plural(c.total, 'voucher')} changed at the register since "
-                 "their import, not applied", c.words(), "   or   ".join(c.commands()))
+                 Said("%(register)s %(date)s: %(n)s vouchers changed at the register since their import, not "
+                      "applied", register=c.register, date=str(c.process_date), n=c.total) if c.total != 1 else
+                 Said("%(register)s %(date)s: %(n)s voucher changed at the register since their import, not "
+                      "applied", register=c.register, date=str(c.process_date), n=1),
+                 c.words(), "   or   ".join(c.commands()))
             for c in changes.summaries(store.con)]
 
 
@@ -132,9 +139,11 @@ WHERE l.read = 0 AND s.day < l.process_date ORDER BY l.register
 
 def _no_sales(store: Store) -> list[Item]:
     return [Item("no_sales", r["register"], 0,
-                 f"{r['register']}: no vouchers on {r['process_date']}; last sales {r['last_sales']}",
-                 command=f"check that {r['register']} is on and recording sales; then posync import --date "
-                         f"{r['process_date']} --remote {r['register']}")
+                 Said("%(register)s: no vouchers on %(date)s; last sales %(last)s", register=r["register"],
+                      date=str(r["process_date"]), last=str(r["last_sales"])),
+                 command=Said("check that %(register)s is on and recording sales; then %(command)s",
+                              register=r["register"],
+                              command=f"posync import --date {r['process_date']} --remote {r['register']}"))
             for r in _rows(store, NO_SALES_SQL)]
 
 
@@ -144,18 +153,24 @@ def _quiet(registers: list[dict[str, Any]], today: dt.date, days: int) -> list[I
         since = r["last_sales"] or (r["added_at"].date() if r["added_at"] else today)
         idle = (today - since).days
         if idle > days:
-            last = f"last sales {r['last_sales']}" if r["last_sales"] else "no sales imported yet"
-            out.append(Item("quiet", r["register"], idle, f"{r['register']}: no sales in main for {idle} days ({last})",
-                            command=f"check that {r['register']} is on and recording sales; then posync import --date "
-                                    f"yesterday --remote {r['register']}"))
+            last = Said("last sales %(last)s", last=str(r["last_sales"])) if r["last_sales"] \
+                else Said("no sales imported yet")
+            out.append(Item("quiet", r["register"], idle,
+                            Said("%(register)s: no sales in main for %(idle)s days (%(last)s)", register=r["register"],
+                                 idle=str(idle), last=last),
+                            command=Said("check that %(register)s is on and recording sales; then %(command)s",
+                                         register=r["register"],
+                                         command=f"posync import --date yesterday --remote {r['register']}")))
     return out
 
 
 def _extras(store: Store, action: str, kind: str) -> list[Item]:
     """Registers whose last loyalty or rules sync left conflicts or rejections (the log row says which)."""
     command = f"posync {action.split()[0]} sync --remote"
-    return [Item(kind, r["register"], 1, f"{r['register']}: its last {action} left {r['status']} rows",
-                 r["message"][:300], f"{command} {r['register']}   # after fixing them at the register")
+    return [Item(kind, r["register"], 1, Said("%(register)s: its last %(action)s left %(status)s rows",
+                                              register=r["register"], action=action, status=r["status"]),
+                 r["message"][:300], Said("%(command)s   # after fixing them at the register",
+                                          command=f"{command} {r['register']}"))
             for r in _rows(store, f"SELECT * FROM ({_LATEST}) WHERE status IN ('conflict', 'rejected') "
                                   "ORDER BY register", [action])]
 
@@ -164,10 +179,11 @@ def _suspect_rules(store: Store, now: dt.datetime) -> list[Item]:
     rows = _rows(store, "SELECT rule_id, source_register, updated_at FROM commercial_rules "
                         "WHERE updated_at > ? ORDER BY rule_id", [now + SKEW])
     return [Item("suspect_rule", r["source_register"], 1,
-                 f"rule {r['rule_id']} (from {r['source_register']}) has updated_at {r['updated_at']}, in the future: "
-                 "applied, but an edit with a true clock can't replace it",
-                 command=f"fix the clock of {r['source_register']} and the rule's updated_at there; then "
-                         "posync rules sync") for r in rows]
+                 Said("rule %(rule)s (from %(register)s) has updated_at %(at)s, in the future: applied, but an edit "
+                      "with a true clock can't replace it", rule=r["rule_id"], register=r["source_register"],
+                      at=str(r["updated_at"])),
+                 command=Said("fix the clock of %(register)s and the rule's updated_at there; then posync rules sync",
+                              register=r["source_register"])) for r in rows]
 
 
 PENDING_SQL = """
@@ -178,9 +194,11 @@ ORDER BY created_at, register
 
 def _pending(store: Store) -> list[Item]:
     return [Item("pending_push", p["register"], 1,
-                 f"{p['register']}: a {p['mode']} push of {p['tables']} did not reach it "
-                 f"({p['created_at']:%Y-%m-%d %H:%M})", command=f"posync catalogs push --mode {p['mode']} "
-                 f"--remote {p['register']}   # reconciles it") for p in _rows(store, PENDING_SQL)]
+                 Said("%(register)s: a %(mode)s push of %(tables)s did not reach it (%(at)s)", register=p["register"],
+                      mode=p["mode"], tables=str(p["tables"]), at=f"{p['created_at']:%Y-%m-%d %H:%M}"),
+                 command=Said("%(command)s   # reconciles it",
+                              command=f"posync catalogs push --mode {p['mode']} --remote {p['register']}"))
+            for p in _rows(store, PENDING_SQL)]
 
 
 GAPS_SQL = """
@@ -195,7 +213,7 @@ def _gaps(store: Store) -> list[Item]:
     for g in _rows(store, GAPS_SQL):
         spans = [(int(x["lo"]), int(x["hi"])) for x in g["gaps"]]
         out.append(Item("numbering_gap", g["register"], int(g["missing"]), format_gaps(g["voucher_code"], spans),
-                        command="find the missing sales at the register and import their date again"))
+                        command=Said("find the missing sales at the register and import their date again")))
     return out
 
 

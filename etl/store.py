@@ -21,6 +21,7 @@ from sqlglot import exp
 from etl import crash, paths, pgkeys, postgres, runlock, snapshot
 from etl.engines import ENGINES, attach, is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
+from etl.i18n import Said
 from etl.schema import TABLES, Table
 
 MAIN = "m"
@@ -238,10 +239,11 @@ def open_store(db: str | None = None, *, create: bool = True, read_only: bool = 
         return _open_postgres(target, data, read_only)
     path = Path(target).expanduser().absolute()
     if path.is_dir():
-        raise ConfigError(f"--db {target} is a folder; give the main store's file name, e.g. {path}/posync.duckdb.")
+        raise ConfigError(Said("--db %(target)s is a folder; give the main store's file name, e.g. %(example)s.",
+                               target=str(target), example=f"{path}/posync.duckdb"))
     if (read_only or not create) and not path.exists():
-        raise ConfigError(f"no main store at {path}; create it with `posync remote add NAME PATH`, "
-                          "or give the right one with --db or POSYNC_DB.")
+        raise ConfigError(Said("no main store at %(path)s; create it with `posync remote add NAME PATH`, or give the "
+                               "right one with --db or POSYNC_DB.", path=str(path)))
     lock_path = path.with_name(path.name + ".lock")
     if read_only:
         return _reader(path, lock_path, target, data)
@@ -347,10 +349,8 @@ def _connect(path: str, data: Path | None, read_only: bool = False) -> duckdb.Du
     except duckdb.IOException as err:
         con.close()
         if "lock" in str(err).lower():
-            raise StoreLocked(
-                f"another program holds the main store {path}; close it (a DuckDB shell or a report tool), "
-                "then run again."
-            ) from None
+            raise StoreLocked(Said("another program holds the main store %(path)s; close it (a DuckDB shell or a "
+                                   "report tool), then run again.", path=str(path))) from None
         raise PosyncError(f"cannot open the main store {path}: {err}") from None
     except duckdb.Error as err:
         con.close()

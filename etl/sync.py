@@ -21,6 +21,7 @@ from etl import sources as sources_
 from etl.catalogs import PushRequest, RegisterPush, push_catalogs
 from etl.catchup import Schedule
 from etl.errors import HELD_BACK, ConfigError, PosyncError
+from etl.i18n import Said
 from etl.ledger import Counts
 from etl.mapping import Mapping as RegisterMapping
 from etl.mapping import load_mapping
@@ -143,7 +144,7 @@ class SyncResult:
             mine = [o for o in self.outcomes() if o.register == name]
             vouchers = [o for o in mine if o.step == "import"]
             status = max((o.status for o in mine), key=lambda s: _SEVERITY.get(s, 0), default="ok")
-            notes = tuple(f"{o.step}: {o.message}" for o in mine
+            notes = tuple(Said("%(step)s: %(message)s", step=o.step, message=o.message) for o in mine
                           if o.status not in ("ok", "skipped") and o.message)
             out.append(RegisterLine(
                 name,
@@ -162,17 +163,16 @@ class SyncResult:
         """The cycle in one line (watch, cron mail subjects)."""
         lines = self.lines()
         total = {k: sum(getattr(r, k) for r in lines) for k in COUNTED}
-        text = (f"vouchers imported {total['imported']:,}, skipped {total['skipped']:,}, held back "
-                f"{total['held_back']:,}; loyalty movements {total['loyalty']:,}; rules {total['rules']:,}; "
-                f"catalog rows pushed {total['pushed']:,}")
+        text = Said("vouchers imported %(imported)s, skipped %(skipped)s, held back %(held)s; loyalty movements "
+                    "%(loyalty)s; rules %(rules)s; catalog rows pushed %(pushed)s", imported=total["imported"],
+                    skipped=total["skipped"], held=total["held_back"], loyalty=total["loyalty"], rules=total["rules"],
+                    pushed=total["pushed"])
         trouble = [f"{r.register} {r.status}" for r in lines if r.status not in ("ok", "skipped", "warning")]
-        failed = [f"{s.step} failed" for s in self.steps if s.error]
-        tail = "; ".join(trouble + failed)
-        imports = self.imports()
-        completed = [f"completed {s.process_date} (imported "
-                     f"{sum(o.counts.inserted + o.counts.updated for o in s.outcomes):,})" for s in imports[:-1]]
-        head = "; ".join(completed) + "; " if completed else ""
-        return f"{head}{text}{'; ' + tail if tail else ''}; exit {self.exit_code}"
+        failed = [Said("%(step)s failed", step=s.step) for s in self.steps if s.error]
+        completed = [Said("completed %(date)s (imported %(n)s)", date=str(s.process_date),
+                          n=sum(o.counts.inserted + o.counts.updated for o in s.outcomes)) for s in self.imports()[:-1]]
+        return Said("%(parts)s; exit %(code)s", sep="; ", parts=(*completed, text, *trouble, *failed),
+                    code=str(self.exit_code))
 
 
 def _say(progress: Progress | None) -> Progress:

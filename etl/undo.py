@@ -20,6 +20,7 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
+from etl.i18n import Said, _, ngettext
 from etl.store import Store
 from validators.findings import plural
 
@@ -42,13 +43,17 @@ class BatchUndo:
     released: tuple[str, ...]  # codes whose ownership the batch created, released
 
     def sentence(self) -> str:
-        parts = [f"removed {plural(self.removed, 'voucher')} it added"] if self.removed or not self.restored else []
+        """What undoing the batch does, for the reader (--json gives the counts)."""
+        parts = [ngettext("removed %(num)s voucher it added", "removed %(num)s vouchers it added", self.removed)] \
+            if self.removed or not self.restored else []
         if self.restored:
-            parts.append(f"put back {plural(self.restored, 'voucher')} it had overwritten, as before it")
+            parts.append(ngettext("put back %(num)s voucher it had overwritten, as before it",
+                                  "put back %(num)s vouchers it had overwritten, as before it", self.restored))
         if self.released:
-            parts.append(f"released {', '.join(self.released)}")
-        return (f"{self.batch_id} ({self.register}, {self.process_date}, {self.mode}, imported "
-                f"{self.imported_at:%Y-%m-%d %H:%M}): " + ", ".join(parts))
+            parts.append(_("released %(codes)s", codes=", ".join(self.released)))
+        return _("%(batch)s (%(register)s, %(date)s, %(mode)s, imported %(at)s): %(what)s", batch=self.batch_id,
+                 register=self.register, date=str(self.process_date), mode=self.mode,
+                 at=f"{self.imported_at:%Y-%m-%d %H:%M}", what=", ".join(parts))
 
 
 def listing(store: Store, process_date: dt.date | None = None, register: str | None = None,
@@ -93,21 +98,25 @@ def _batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, Any]:
                    imported_at < now()::TIMESTAMP - INTERVAL {UNDO_DAYS} DAY AS expired
             FROM import_batches WHERE batch_id = ?""", [batch_id]).to_arrow_table().to_pylist()
     if not rows:
-        raise ConfigError(f"no import batch {batch_id}; `posync batches list` shows them.")
+        raise ConfigError(Said("no import batch %(batch)s; `posync batches list` shows them.", batch=batch_id))
     return rows[0]
 
 
 def _refuse_unless_undoable(b: dict[str, Any]) -> None:
     bid = b["batch_id"]
     if b["undone_at"] is not None:
-        raise ConfigError(f"batch {bid} was already undone, at {b['undone_at']:%Y-%m-%d %H:%M}.")
+        raise ConfigError(Said("batch %(batch)s was already undone, at %(at)s.", batch=bid,
+                               at=f"{b['undone_at']:%Y-%m-%d %H:%M}"))
     if b["status"] not in UNDOABLE:
-        raise ConfigError(f"batch {bid} was {b['status']}: it changed nothing in main, so there is nothing to undo.")
+        raise ConfigError(Said("batch %(batch)s was %(status)s: it changed nothing in main, so there is nothing to "
+                               "undo.", batch=bid, status=b["status"]))
     if b["identity"] is None:
-        raise ConfigError(f"batch {bid} was imported by a posync that kept no undo data; it cannot be undone.")
+        raise ConfigError(Said("batch %(batch)s was imported by a posync that kept no undo data; it cannot be "
+                               "undone.", batch=bid))
     if b["expired"]:
-        raise ConfigError(f"batch {bid} was imported on {b['imported_at']:%Y-%m-%d}: what it replaced is kept "
-                          f"{UNDO_DAYS} days, so it can no longer be undone.")
+        raise ConfigError(Said("batch %(batch)s was imported on %(day)s: what it replaced is kept %(days)s days, so "
+                               "it can no longer be undone.", batch=bid, day=f"{b['imported_at']:%Y-%m-%d}",
+                               days=str(UNDO_DAYS)))
 
 
 def _overwritten_by(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[tuple[str, int]]:

@@ -31,11 +31,11 @@ from typing import Any
 from etl import catchup, crash, share
 from etl.engines import ENGINES, is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked, TransientError
+from etl.i18n import _, ngettext, shown
 from etl.remotes import Remote, all_remotes
 from etl.schema import CATALOG_TABLES
 from etl.store import Store, open_store
 from etl.sync import STEPS, SyncRequest, SyncResult, run_cycle
-from validators.findings import plural
 
 Echo = Callable[[str], None]
 Fingerprint = tuple[tuple[str, int, int] | None, ...] | None  # a register's file and sidecars
@@ -180,16 +180,17 @@ def run_once(db: str | None, state: WatchState, request: WatchRequest, echo: Ech
     """One cycle: take the store, sync, release it; print one line. Returns the cycle's exit code."""
     now = dt.datetime.now()
     cycle = request.cycle if request.fixed_date else replace(request.cycle, process_date=dt.date.today())
-    stamp = f"{now:%Y-%m-%d %H:%M:%S} cycle {state.runs + 1} ({cycle.process_date})"
+    stamp = _("%(at)s cycle %(n)s (%(date)s)", at=f"{now:%Y-%m-%d %H:%M:%S}", n=str(state.runs + 1),
+              date=str(cycle.process_date))
     try:
         store = open_store(db)
     except StoreLocked as err:
-        echo(f"{stamp}: skipped, {err}")
+        echo(_("%(stamp)s: skipped, %(why)s", stamp=stamp, why=err))
         return err.exit_code
     except ConfigError:
         raise
     except PosyncError as err:
-        echo(f"{stamp}: error: {err}")
+        echo(_("%(stamp)s: error: %(message)s", stamp=stamp, message=err))
         return err.exit_code
     try:
         before = prints(store)
@@ -202,17 +203,18 @@ def run_once(db: str | None, state: WatchState, request: WatchRequest, echo: Ech
     except ConfigError:
         raise
     except PosyncError as err:
-        echo(f"{stamp}: error: {err}{' (will retry next cycle)' if err.transient else ''}")
+        echo(_("%(stamp)s: error: %(message)s (will retry next cycle)", stamp=stamp, message=err) if err.transient
+             else _("%(stamp)s: error: %(message)s", stamp=stamp, message=err))
         return err.exit_code
     except Exception as err:  # noqa: BLE001 - watch survives anything: the next cycle tries again (FAULTS 43)
         path = crash.write(store.data_dir, "watch cycle")
-        echo(f"{stamp}: error: unexpected error ({type(err).__name__}: {crash.first_line(err)}); the details are "
-             f"in {path}; the next cycle tries again")
+        echo(_("%(stamp)s: error: unexpected error (%(kind)s: %(first)s); the details are in %(path)s; the next "
+               "cycle tries again", stamp=stamp, kind=type(err).__name__, first=crash.first_line(err), path=path))
         return 1
     finally:
         store.close()
     took = (dt.datetime.now() - now).total_seconds()
-    echo(f"{stamp}: {result.one_line()} ({took:.1f} s)")
+    echo(_("%(stamp)s: %(line)s (%(took)s s)", stamp=stamp, line=shown(result.one_line()), took=f"{took:.1f}"))
     return result.exit_code
 
 
@@ -223,9 +225,9 @@ def watch(db: str | None, request: WatchRequest, echo: Echo,
     state = WatchState()
     with _Stop() as stop:
         anchor = clock()
-        echo(f"posync watch: a sync every {request.every_minutes:g} min"
-             + (f", {plural(request.max_runs, 'run')}" if request.max_runs else "")
-             + "; stop with Ctrl-C or SIGTERM (the cycle in progress finishes).")
+        runs = ngettext(", %(num)s run", ", %(num)s runs", request.max_runs) if request.max_runs else ""
+        echo(_("posync watch: a sync every %(every)s min%(runs)s; stop with Ctrl-C or SIGTERM (the cycle in progress "
+               "finishes).", every=f"{request.every_minutes:g}", runs=runs))
         while True:
             stop.in_cycle = state.runs + 1
             code = run_once(db, state, request, echo)
@@ -238,8 +240,9 @@ def watch(db: str | None, request: WatchRequest, echo: Echo,
             if wait > 0 and stop.event.wait(wait):
                 break
         if stop.event.is_set():
-            during = f" during cycle {stop.during}, which was finished" if stop.during else ""
-            echo(f"posync watch: {stop.signal or 'signal'} received{during}; "
-                 f"stopped after {plural(state.runs, 'cycle')}.")
+            during = _(" during cycle %(n)s, which was finished", n=str(stop.during)) if stop.during else ""
+            echo(ngettext("posync watch: %(signal)s received%(during)s; stopped after %(num)s cycle.",
+                          "posync watch: %(signal)s received%(during)s; stopped after %(num)s cycles.", state.runs,
+                          signal=stop.signal or "signal", during=during))
             return 0
     return state.worst

@@ -13,10 +13,22 @@ import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
+from etl import i18n
 from etl.cli import cli
 from sample_data import SampleSpec, generate
 
 DAY1 = "2026-11-26"
+
+# The suite speaks English whatever the machine's locale (a developer's LANG=es_CO.UTF-8 included), also in
+# the posync subprocesses it starts; tests of the Spanish side ask for it (tests/test_i18n.py).
+os.environ["POSYNC_LANG"] = "en"
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test() -> Iterator[None]:
+    """A test that ran posync in Spanish leaves the process speaking English again (the language is global)."""
+    yield
+    i18n.set_language("en")
 
 # What differs between two runs that import the same data: when, and under which batch and run.
 RUN_COLUMNS = {"vouchers": ("imported_at", "batch_id"), "voucher_types": ("imported_at", "batch_id"),

@@ -28,6 +28,30 @@ def amount_text(value: decimal.Decimal) -> str:
     return f"{whole}.{fraction.ljust(2, '0')}"
 
 
+def N_(message: str, /) -> str:
+    """Mark a message for the catalog: posync's report translates it where it is shown (validators need no etl)."""
+    return message
+
+
+def both(names: tuple[str, ...] | list[str]) -> str:
+    """Register names as English says them.
+
+    >>> both(["caja1"]), both(["caja1", "caja2"]), both(("caja1", "caja2", "caja3"))
+    ('caja1', 'caja1 and caja2', 'caja1, caja2 and caja3')
+    """
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+
+
+def said(template: str, **params: Any) -> dict[str, Any]:
+    """A finding's message in English, with the msgid and values a report translates it from.
+
+    >>> said("%(code)s in %(registers)s", code="FV1", registers=("caja1", "caja2"))["message"]
+    'FV1 in caja1 and caja2'
+    """
+    english = {k: both(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    return {"message": template % english, "template": template, "params": tuple(params.items())}
+
+
 OWNERSHIP_CHECKS = ("code_in_two_registers", "code_owned_by_other")  # checks 1 and 2: a voucher-code clash
 
 
@@ -54,6 +78,8 @@ class Finding:
     samples: tuple[dict[str, Any], ...] = ()
     rejected_keys: tuple[tuple[str, str, int], ...] = ()
     per_register: tuple[tuple[str, int], ...] = ()  # a code clash: each register's vouchers of that code
+    template: str = ""  # the English msgid `message` was made from (see `said`); "" when there is none yet
+    params: tuple[tuple[str, Any], ...] = ()  # its %(name)s values: ints are counts, tuples are register names
 
     @property
     def is_rejection(self) -> bool:

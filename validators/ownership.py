@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from validators.context import Batches, Context
-from validators.findings import Finding, Severity
-
-
-def _both(names: list[str]) -> str:
-    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+from validators.findings import N_, Finding, Severity, said
 
 
 def code_in_two_registers(batches: Batches, ctx: Context) -> list[Finding]:
@@ -33,13 +29,13 @@ def code_in_two_registers(batches: Batches, ctx: Context) -> list[Finding]:
             [c["voucher_code"]]))
         if ctx.hold == "code":
             involved = sum(n for _, n in per_register)
-            held = (f"their {involved} {c['voucher_code']} vouchers held back; their other codes go on "
-                    "(--hold code)")
+            template = N_("%(code)s was issued by both %(registers)s on %(date)s: their %(n)s %(code)s vouchers "
+                          "held back; their other codes go on (--hold code)")
         else:
             involved = batches.rows(
                 "SELECT count(*) AS n FROM stage.vouchers WHERE list_contains(?, register)", [c["registers"]]
             )[0]["n"]
-            held = f"{involved} vouchers held back"
+            template = N_("%(code)s was issued by both %(registers)s on %(date)s: %(n)s vouchers held back")
         samples = batches.rows(
             """SELECT register, voucher_code, number, date, total FROM stage.vouchers
                WHERE voucher_code = ? ORDER BY number, register LIMIT ?""",
@@ -51,7 +47,8 @@ def code_in_two_registers(batches: Batches, ctx: Context) -> list[Finding]:
             registers=tuple(c["registers"]),
             voucher_code=c["voucher_code"],
             rows=int(involved),
-            message=f"{c['voucher_code']} was issued by both {_both(c['registers'])} on {ctx.process_date}: {held}",
+            **said(template, code=c["voucher_code"], registers=tuple(c["registers"]), date=str(ctx.process_date),
+                   n=int(involved)),
             samples=tuple(samples),
             per_register=per_register,
         ))
@@ -73,21 +70,23 @@ def code_owned_by_other(batches: Batches, ctx: Context) -> list[Finding]:
     for s in stolen:
         if ctx.hold == "code":
             held = s["vouchers"]
-            what = f"those {held} held back; {s['register']}'s other codes go on (--hold code)"
+            template = N_("%(code)s belongs to %(owner)s but %(register)s issued %(n)s of them on %(date)s (numbers "
+                          "%(first)s–%(last)s): those %(held)s held back; %(register)s's other codes go on (--hold "
+                          "code)")
         else:
             held = batches.rows("SELECT count(*) AS n FROM stage.vouchers WHERE register = ?",
                                 [s["register"]])[0]["n"]
-            what = f"all {held} vouchers of {s['register']} held back"
+            template = N_("%(code)s belongs to %(owner)s but %(register)s issued %(n)s of them on %(date)s (numbers "
+                          "%(first)s–%(last)s): all %(held)s vouchers of %(register)s held back")
         findings.append(Finding(
             check="code_owned_by_other",
             severity=Severity.REJECT_REGISTER,
             registers=(s["register"], s["owner"]),
             voucher_code=s["voucher_code"],
             rows=int(held),
-            message=(
-                f"{s['voucher_code']} belongs to {s['owner']} but {s['register']} issued {s['vouchers']} of them "
-                f"on {ctx.process_date} (numbers {s['first_number']}–{s['last_number']}): {what}"
-            ),
+            **said(template, code=s["voucher_code"], owner=s["owner"], register=s["register"], n=int(s["vouchers"]),
+                   date=str(ctx.process_date), first=str(s["first_number"]), last=str(s["last_number"]),
+                   held=int(held)),
             samples=({"register": s["register"], "voucher_code": s["voucher_code"], "owner": s["owner"],
                       "first_number": s["first_number"], "last_number": s["last_number"]},),
             per_register=((s["register"], int(s["vouchers"])),),

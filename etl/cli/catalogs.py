@@ -27,6 +27,7 @@ from etl.catalogs.load import CsvOptions
 from etl.catalogs.push import never_loaded_note
 from etl.cli.options import REMOTE, creating_store, json_option, pass_store, reading_store, remotes_option
 from etl.errors import ConfigError
+from etl.i18n import _, ngettext
 from etl.render import table, to_json
 from etl.schema import CATALOG_TABLES
 from etl.store import Store
@@ -77,14 +78,20 @@ def load(store: Store, table_name: str, file: Path, merge: bool, encoding: str |
     if as_json:
         click.echo(to_json({**dataclasses.asdict(r), "file": str(r.file)}))
         return
-    how = "merged into" if merge else "loaded into"
-    rows = f"{r.rows:,} row{'' if r.rows == 1 else 's'}"
-    click.echo(f"{rows} from {r.file.name} {how} main's {r.table}: {r.inserted:,} new, "
-               f"{r.updated:,} changed, {r.deleted:,} deleted, {r.unchanged:,} unchanged")
+    counts = dict(file=r.file.name, table=r.table, new=r.inserted, changed=r.updated, deleted=r.deleted,
+                  unchanged=r.unchanged)
+    click.echo(ngettext("%(num)s row from %(file)s merged into main's %(table)s: %(new)s new, %(changed)s changed, "
+                        "%(deleted)s deleted, %(unchanged)s unchanged",
+                        "%(num)s rows from %(file)s merged into main's %(table)s: %(new)s new, %(changed)s changed, "
+                        "%(deleted)s deleted, %(unchanged)s unchanged", r.rows, **counts) if merge else
+               ngettext("%(num)s row from %(file)s loaded into main's %(table)s: %(new)s new, %(changed)s changed, "
+                        "%(deleted)s deleted, %(unchanged)s unchanged",
+                        "%(num)s rows from %(file)s loaded into main's %(table)s: %(new)s new, %(changed)s changed, "
+                        "%(deleted)s deleted, %(unchanged)s unchanged", r.rows, **counts))
     if r.csv is not None and not r.csv.plain:
-        click.echo(f"read as {r.csv.describe()}")
+        click.echo(_("read as %(how)s", how=r.csv.describe()))
     if r.missing_columns:
-        click.echo(f"columns not in the file, left empty: {', '.join(r.missing_columns)}")
+        click.echo(_("columns not in the file, left empty: %(columns)s", columns=", ".join(r.missing_columns)))
 
 
 @catalogs.command("push")
@@ -103,7 +110,7 @@ def push(store: Store, mode: str, remotes: tuple[str, ...], tables: tuple[str, .
          sql_dir: Path | None, force: bool, verify: bool, as_json: bool) -> None:
     """Push main's catalogs to the registers: one transaction per register, backed up first."""
     if sql_dir is not None and not dry_run:
-        raise click.BadOptionUsage("sql_dir", "--sql-dir goes with --dry-run (a push applies its SQL itself).")
+        raise click.BadOptionUsage("sql_dir", _("--sql-dir goes with --dry-run (a push applies its SQL itself)."))
     result = push_catalogs(store, PushRequest(mode, remotes, tables, dry_run, sql_dir, force, verify))
     click.echo(to_json(push_json(result)) if as_json else push_summary(result))
     click.get_current_context().exit(result.exit_code)
@@ -124,7 +131,7 @@ def _edits(register: str, edits: tuple[Edits, ...]) -> list[str]:
     """--verify's report: the tables edited at the register, or one line saying none was."""
     lines = [e.describe(register) for e in edits if e.total]
     if edits and not lines:
-        lines = [f"{register}: no rows edited at the register since the last push"]
+        lines = [_("%(register)s: no rows edited at the register since the last push", register=register)]
     return lines
 
 
@@ -137,21 +144,22 @@ def push_summary(result: PushResult) -> str:
         for t in r.tables:
             rows.append({"register": r.register, "status": r.status, "table": t.table, "inserted": t.inserted,
                          "updated": t.updated, "deleted": t.deleted, "unchanged": t.unchanged})
-    lines = [f"catalog push ({result.mode}):"]
+    lines = [_("catalog push (%(mode)s):", mode=result.mode)]
     if rows:
         lines.append(table(rows, [("register", "register"), ("status", "status"), ("table", "table"),
                                   ("inserted", "inserted"), ("updated", "updated"), ("deleted", "deleted"),
                                   ("unchanged", "unchanged")]))
     if result.note:
-        lines.append(f"  note: {result.note}")
+        lines.append("  " + _("note: %(note)s", note=result.note))
     for r in result.registers:
         if r.error:
             lines.append(f"  {r.register}: {r.error}")
         if r.sql_file:
-            lines.append(f"  {r.register}: SQL written to {r.sql_file}")
+            lines.append(f"  {r.register}: " + _("SQL written to %(path)s", path=r.sql_file))
         if r.backup_id:
-            lines.append(f"  {r.register}: backup {r.backup_id} "
-                         f"(undo with: posync catalogs restore --remote {r.register} --backup {r.backup_id})")
+            lines.append(f"  {r.register}: " + _("backup %(backup)s (undo with: posync catalogs restore --remote "
+                                                  "%(register)s --backup %(backup)s)", backup=r.backup_id,
+                                                  register=r.register))
         lines += [f"  {line}" for line in _edits(r.register, r.edits)]
     return "\n".join(lines)
 
@@ -166,15 +174,16 @@ def diff(store: Store, register: str, mode: str, tables: tuple[str, ...], verify
     """Print the SQL a push would run at one register, in its dialect (the summary goes to stderr)."""
     d = diff_sql(store, register, mode, tables, verify)
     if note := never_loaded_note(d.never_loaded):
-        click.echo(f"note: {note}", err=True)
+        click.echo(_("note: %(note)s", note=note), err=True)
     click.echo(d.sql, nl=False)
     for t in d.tables:
-        click.echo(f"{register} {t.table}: +{t.inserted:,} ~{t.updated:,} -{t.deleted:,} "
-                   f"(unchanged {t.unchanged:,})", err=True)
+        click.echo(_("%(register)s %(table)s: +%(new)s ~%(changed)s -%(deleted)s (unchanged %(unchanged)s)",
+                     register=register, table=t.table, new=t.inserted, changed=t.updated, deleted=t.deleted,
+                     unchanged=t.unchanged), err=True)
     for line in _edits(register, d.edits):
         click.echo(line, err=True)
     for refusal in d.refusals:
-        click.echo(f"warning: {refusal}: a push would be refused without --force", err=True)
+        click.echo(_("warning: %(refusal)s: a push would be refused without --force", refusal=refusal), err=True)
 
 
 @catalogs.command("restore")
@@ -188,13 +197,16 @@ def restore(store: Store, register: str, backup_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(_register_json(r)))
         return
-    what = "; ".join(f"{t.table}: {t.inserted:,} put back, {t.updated:,} restored, {t.deleted:,} removed"
+    what = "; ".join(_("%(table)s: %(back)s put back, %(restored)s restored, %(removed)s removed", table=t.table,
+                       back=t.inserted, restored=t.updated, removed=t.deleted)
                      for t in r.tables if t.inserted or t.updated or t.deleted)
     if r.status == "unchanged":
-        click.echo(f"{register} already matches backup {backup_id}; nothing to restore")
+        click.echo(_("%(register)s already matches backup %(backup)s; nothing to restore", register=register,
+                     backup=backup_id))
     else:
-        click.echo(f"restored backup {backup_id} on {register}: {what}")
-        click.echo(f"the rows it replaced are in backup {r.backup_id}")
+        click.echo(_("restored backup %(backup)s on %(register)s: %(what)s", backup=backup_id, register=register,
+                     what=what))
+        click.echo(_("the rows it replaced are in backup %(backup)s", backup=r.backup_id))
 
 
 @catalogs.command("backups")
@@ -208,11 +220,12 @@ def backups(store: Store, register: str | None, as_json: bool) -> None:
         click.echo(to_json([m.to_json() for m in found]))
         return
     if not found:
-        click.echo("no backups yet; a push saves one before it changes a register.")
+        click.echo(_("no backups yet; a push saves one before it changes a register."))
         return
     rows = [{"backup": m.backup_id, "register": m.register, "mode": m.mode, "taken": m.created_at.replace("T", " "),
-             "rows": ", ".join(f"{t.table} {t.saved:,} saved/{t.inserted:,} added" for t in m.tables
-                               if t.saved or t.inserted) or "none"} for m in found]
+             "rows": ", ".join(_("%(table)s %(saved)s saved/%(added)s added", table=t.table, saved=t.saved,
+                                 added=t.inserted) for t in m.tables if t.saved or t.inserted) or _("none")}
+            for m in found]
     click.echo(table(rows, [(k, k) for k in ("backup", "register", "mode", "taken", "rows")]))
 
 
@@ -227,7 +240,7 @@ def history(store: Store, register: str | None, limit: int, as_json: bool) -> No
     if as_json:
         click.echo(to_json(rows))
     elif not rows:
-        click.echo("no pushes yet.")
+        click.echo(_("no pushes yet."))
     else:
         click.echo(table(rows, [("created_at", "when"), ("register", "register"), ("mode", "mode"),
                                 ("status", "status"), ("message", "what"), ("backup_id", "backup")]))

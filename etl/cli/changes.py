@@ -8,6 +8,7 @@ import click
 
 from etl import changes as changes_lib
 from etl.cli.options import PROCESS_DATE, REMOTE, json_option, pass_store, reading_store
+from etl.i18n import _, ngettext
 from etl.render import table, to_json
 from etl.store import Store
 
@@ -18,9 +19,9 @@ class VoucherKey(click.ParamType[tuple[str, int], object]):
     name = "CODE-NUMBER"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, int]:
-        code, _, number = str(value).rpartition("-")
+        code, _dash, number = str(value).rpartition("-")
         if not code or not number.isdigit():
-            self.fail(f"{value!r} is not a voucher; write it CODE-NUMBER, e.g. FV1-1003.", param, ctx)
+            self.fail(_("%(value)r is not a voucher; write it CODE-NUMBER, e.g. FV1-1003.", value=value), param, ctx)
         return code.strip().upper(), int(number)
 
 
@@ -39,7 +40,7 @@ def list_(store: Store, everything: bool, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(rows))
     elif not rows:
-        click.echo("no changes at source: main holds what the registers hold.")
+        click.echo(_("no changes at source: main holds what the registers hold."))
     else:
         click.echo(table(rows, [("process_date", "date"), ("register", "register"), ("voucher_code", "code"),
                                 ("number", "number"), ("kind", "kind"), ("status", "status"), ("seen_at", "seen"),
@@ -62,5 +63,8 @@ def accept(store: Store, process_date: dt.date, register: str, reason: str, vouc
     if as_json:
         click.echo(to_json({"accepted": count, "register": register, "process_date": process_date}))
     else:
-        click.echo(f"accepted {count:,} difference{'' if count == 1 else 's'} of {register} on {process_date}: "
-                   "main keeps its version; raised again only if the register changes them again.")
+        click.echo(ngettext("accepted %(num)s difference of %(register)s on %(date)s: main keeps its version; raised "
+                            "again only if the register changes them again.",
+                            "accepted %(num)s differences of %(register)s on %(date)s: main keeps its version; raised "
+                            "again only if the register changes them again.", count, register=register,
+                            date=process_date))

@@ -6,6 +6,7 @@ import click
 
 from etl import codes as codes_lib
 from etl.cli.options import REMOTE, json_option, pass_store, reading_store
+from etl.i18n import _
 from etl.render import table, to_json
 from etl.store import Store
 
@@ -15,6 +16,13 @@ reason_option = click.option("--reason", required=True, help="Why (kept in the l
 @click.group()
 def codes() -> None:
     """Voucher codes and the register that owns each (one owner per code, always)."""
+
+
+def _held(text: str) -> str:
+    """ "caja2 on 2026-11-25 (9)" (as --json gives it) in the reader's words."""
+    register, on, rest = text.partition(" on ")
+    date, _space, count = rest.partition(" (")
+    return _("%(register)s on %(date)s (%(n)s)", register=register, date=date, n=count.rstrip(")")) if on else text
 
 
 @codes.command("list")
@@ -27,11 +35,12 @@ def codes_list(store: Store, as_json: bool) -> None:
         click.echo(to_json(rows))
         return
     if not rows:
-        click.echo("no voucher codes yet: the first import of a register gives it its codes.")
+        click.echo(_("no voucher codes yet: the first import of a register gives it its codes."))
         return
     for row in rows:
-        row["owner_shown"] = (f"{row['owner']} (removed)" if row["owner_removed"] else row["owner"]) or "-"
-        row["held_shown"] = ", ".join(row["held_back"])
+        row["owner_shown"] = (_("%(owner)s (removed)", owner=row["owner"]) if row["owner_removed"]
+                              else row["owner"]) or "-"
+        row["held_shown"] = ", ".join(_held(h) for h in row["held_back"])
     click.echo(table(rows, [("code", "code"), ("owner_shown", "owner"), ("first_date", "first date"),
                             ("last_date", "last date"), ("vouchers", "vouchers"), ("held_shown", "held back")]))
 
@@ -45,8 +54,10 @@ def codes_assign(store: Store, code: str, register: str, reason: str) -> None:
     """Make REGISTER the owner of CODE (e.g. a register that replaced another); from the next import on."""
     before = codes_lib.assign(store, code, register, reason)
     code = code.strip().upper()
-    click.echo(f"{code} now belongs to {register}" + (f" (was {before})" if before else "")
-               + "; it takes effect at the next import.")
+    click.echo(_("%(code)s now belongs to %(register)s (was %(before)s); it takes effect at the next import.",
+                 code=code, register=register, before=before) if before else
+               _("%(code)s now belongs to %(register)s; it takes effect at the next import.", code=code,
+                 register=register))
 
 
 @codes.command("release")
@@ -56,7 +67,8 @@ def codes_assign(store: Store, code: str, register: str, reason: str) -> None:
 def codes_release(store: Store, code: str, reason: str) -> None:
     """Free CODE, whose owner was removed or never imported it: the next register to import it cleanly owns it."""
     owner = codes_lib.release(store, code, reason)
-    click.echo(f"{code.strip().upper()} released (was {owner}); the next register to import it cleanly owns it.")
+    click.echo(_("%(code)s released (was %(owner)s); the next register to import it cleanly owns it.",
+                 code=code.strip().upper(), owner=owner))
 
 
 COMMANDS = (codes,)

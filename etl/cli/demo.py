@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from etl import demo as demo_lib
+from etl import i18n
 
 
 @click.command()
@@ -19,8 +20,8 @@ def demo(folder: Path) -> None:
     from etl.cli import cli
 
     def invoke(args: list[str]) -> int:
-        try:
-            result = cli.main(args=args, prog_name="posync", standalone_mode=False)
+        try:  # each step speaks the tour's language, whatever set it (--lang, POSYNC_LANG or the locale)
+            result = cli.main(args=["--lang", i18n.language(), *args], prog_name="posync", standalone_mode=False)
         except click.exceptions.Exit as done:
             return int(done.exit_code)
         except click.ClickException as err:

@@ -25,12 +25,12 @@ from etl.cli.options import (
     remotes_option,
     require_dates,
 )
+from etl.i18n import _, ngettext, shown
 from etl.ledger import Counts
 from etl.numbering import Resolution, resolutions, set_resolution
 from etl.pipeline import ImportRequest, ImportResult, RangeResult, import_range
 from etl.render import table, terminal_width, to_json
 from etl.store import Store
-from validators.findings import plural
 
 
 def _progress(enabled: bool) -> Callable[[str, str], None] | None:
@@ -45,7 +45,7 @@ def _write(text: str, output: Path | None) -> None:
         click.echo(text)
         return
     output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    click.echo(f"report written to {output}", err=True)
+    click.echo(_("report written to %(path)s", path=output), err=True)
 
 
 SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "text"}
@@ -54,7 +54,8 @@ SUFFIXES = {".html": "html", ".htm": "html", ".json": "json", ".txt": "text"}
 def _existing_folder(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
     """A file to write must have a folder to go to: a usage error before any work is done."""
     if value is not None and not value.absolute().parent.is_dir():
-        raise click.BadParameter(f"folder {value.absolute().parent} does not exist; create it or choose another.")
+        raise click.BadParameter(_("folder %(folder)s does not exist; create it or choose another.",
+                                   folder=value.absolute().parent))
     return value
 
 
@@ -65,8 +66,8 @@ def report_format(fmt: str | None, output: Path | None) -> str:
     """
     chosen = fmt or (SUFFIXES.get(output.suffix.lower(), "text") if output is not None else "text")
     if chosen == "html" and output is None and sys.stdout.isatty():
-        raise click.UsageError("an HTML report is a file to open in a browser: add --output report.html "
-                               "(or redirect it: > report.html).")
+        raise click.UsageError(_("an HTML report is a file to open in a browser: add --output report.html "
+                                 "(or redirect it: > report.html)."))
     return chosen
 
 
@@ -74,9 +75,9 @@ def _nothing_to_do(selection: Selection) -> bool:
     """--since-last found every register up to date: say so (and why), and exit 0."""
     if selection.schedule:
         return False
-    click.echo("nothing to import: every register is imported cleanly up to the last date asked for.")
+    click.echo(_("nothing to import: every register is imported cleanly up to the last date asked for."))
     for note in selection.notes:
-        click.echo(f"  note: {note}")
+        click.echo("  " + _("note: %(note)s", note=note))
     return True
 
 
@@ -128,8 +129,8 @@ class _ImportGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
-            raise click.UsageError(f"unexpected argument {args[0]!r}; `posync import --date D` imports a date, "
-                                   "`posync import undo BATCH` undoes an import.", ctx)
+            raise click.UsageError(_("unexpected argument %(arg)r; `posync import --date D` imports a date, "
+                                     "`posync import undo BATCH` undoes an import.", arg=args[0]), ctx)
         return super().parse_args(ctx, args)
 
 
@@ -153,8 +154,8 @@ def import_(ctx: click.Context, dates: Dates, remotes: tuple[str, ...], overwrit
         given = [p.opts[0] for p in ctx.command.params
                  if ctx.get_parameter_source(p.name or "") is click.core.ParameterSource.COMMANDLINE]
         if given:
-            raise click.UsageError(f"{', '.join(given)} belong to the import itself, not to "
-                                   f"`import {ctx.invoked_subcommand}`.")
+            raise click.UsageError(_("%(options)s belong to the import itself, not to `import %(command)s`.",
+                                     options=", ".join(given), command=ctx.invoked_subcommand))
         return
     require_dates(dates)
     ctx.invoke(_import, dates=dates, remotes=remotes, overwrite=overwrite, all_or_nothing=all_or_nothing,
@@ -202,11 +203,10 @@ def import_undo(store: Store, batch: str, cascade: bool, dry_run: bool, as_json:
     if as_json:
         click.echo(to_json({"dry_run": dry_run, "undone": [u.__dict__ for u in done]}))
         return
-    head = "would undo" if dry_run else "undone"
     for u in done:
-        click.echo(f"{head} {u.sentence()}")
+        click.echo(_("would undo %(what)s", what=u.sentence()) if dry_run else _("undone %(what)s", what=u.sentence()))
     if dry_run:
-        click.echo("dry run: nothing was changed.")
+        click.echo(_("dry run: nothing was changed."))
 
 
 def import_summary(result: ImportResult) -> str:
@@ -220,23 +220,27 @@ def import_summary(result: ImportResult) -> str:
                      "inserted": c.inserted if c else 0, "updated": c.updated if c else 0,
                      "skipped": c.skipped if c else 0, "held back": c.rejected if c else 0,
                      "changed at source": left.total if left else 0, "batch": result.batches.get(r.name, "")})
-    lines = [f"import {report.process_date}:",
+    lines = [_("import %(date)s:", date=report.process_date),
              table(rows, [(k, k) for k in ("register", "status", "read", "inserted", "updated", "skipped",
                                           "held back", "changed at source", "batch")])]
     lines += _details(result)
     if report.warnings:
-        lines.append(f"{plural(len(report.warnings), 'warning')}; see `posync validate --date {report.process_date}`.")
+        lines.append(ngettext("%(num)s warning; see `posync validate --date %(date)s`.",
+                              "%(num)s warnings; see `posync validate --date %(date)s`.", len(report.warnings),
+                              date=report.process_date))
     return "\n".join(lines)
 
 
 def _details(result: ImportResult, prefix: str = "") -> list[str]:
     """Errors, changes at source and what was held back, in sentences."""
+    from etl.report import finding_text
+
     lines = [f"  {prefix}{r.name}: {r.error}" for r in result.report.registers if r.error]
-    lines += [f"  {prefix}{name}: {left.sentence()}" for name, left in result.changes.items()]
+    lines += [f"  {prefix}{name}: {shown(left.sentence())}" for name, left in result.changes.items()]
     held = [f for f in result.report.findings if f.is_rejection]
     if held:
-        lines.append(f"{prefix}held back:")
-        lines += [f"  - {f.message}" for f in held]
+        lines.append(prefix + _("held back:"))
+        lines += [f"  - {finding_text(f)}" for f in held]
     return lines
 
 
@@ -277,11 +281,15 @@ def range_summary(result: RangeResult, notes: tuple[str, ...], what: str) -> str
     worst = max((r["status"] for r in rows), key=lambda s: ("ok", "partial", "rejected", "error").index(s))
     rows.append({"date": "total", "registers": "", "status": worst, **total})
     first, last = result.days[0].report.process_date, result.days[-1].report.process_date
-    lines = [f"{what} {first} to {last} ({plural(len(result.days), 'date')}):",
+    heading = (ngettext("validate %(first)s to %(last)s (%(num)s date):", "validate %(first)s to %(last)s (%(num)s "
+                        "dates):", len(result.days), first=first, last=last) if validating else
+               ngettext("import %(first)s to %(last)s (%(num)s date):", "import %(first)s to %(last)s (%(num)s "
+                        "dates):", len(result.days), first=first, last=last))
+    lines = [heading,
              table(rows, [(k, k) for k in columns])]
     for day in result.days:
         lines += _details(day, f"{day.report.process_date} ")
-    lines += [f"note: {n}" for n in notes]
+    lines += [_("note: %(note)s", note=n) for n in notes]
     return "\n".join(lines)
 
 
@@ -301,7 +309,7 @@ def log(store: Store, register: str | None, action: str | None, since: dt.date |
         return
     if not rows:
         filtered = register or action or since
-        click.echo("no log rows match these filters." if filtered else "the log is empty.")
+        click.echo(_("no log rows match these filters.") if filtered else _("the log is empty."))
         return
     click.echo(table(rows, [("logged_at", "when"), ("register", "register"), ("action", "action"),
                             ("mode", "mode"), ("process_date", "date"), ("read", "read"),
@@ -328,9 +336,11 @@ def numbering_set(store: Store, code: str, prefix: str, range_from: int, range_t
                   valid_from: dt.date | None, valid_to: dt.date | None, enforce: bool) -> None:
     """Set the resolution of one voucher code."""
     set_resolution(store, Resolution(code, prefix, range_from, range_to, valid_from, valid_to, enforce))
-    click.echo(f"{code}: prefix {prefix}, numbers {range_from}-{range_to}"
-               + (f", valid {valid_from} to {valid_to}" if valid_from or valid_to else "")
-               + (", enforced" if enforce else ""))
+    click.echo(_("%(code)s: prefix %(prefix)s, numbers %(first)s-%(last)s", code=code, prefix=prefix,
+                 first=str(range_from), last=str(range_to))
+               + (_(", valid %(first)s to %(last)s", first=valid_from, last=valid_to) if valid_from or valid_to
+                  else "")
+               + (_(", enforced") if enforce else ""))
 
 
 @numbering.command("list")
@@ -342,7 +352,7 @@ def numbering_list(store: Store, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(rows))
     elif not rows:
-        click.echo("no numbering resolutions; add one with `posync numbering set CODE …`.")
+        click.echo(_("no numbering resolutions; add one with `posync numbering set CODE …`."))
     else:
         click.echo(table(rows, [(k, k.replace("_", " ")) for k in rows[0]]))
 
@@ -365,8 +375,11 @@ def batches_list(store: Store, process_date: dt.date | None, register: str | Non
     if as_json:
         click.echo(to_json(rows))
     elif not rows:
-        click.echo("no import batches match." if process_date or register else "no import batches yet.")
+        click.echo(_("no import batches match.") if process_date or register else _("no import batches yet."))
     else:
+        for row in rows:  # "until 2026-12-28" / "nothing to undo": the same words --json gives, said for the reader
+            row["undo"] = (_("until %(date)s", date=row["undo"][6:]) if row["undo"].startswith("until ")
+                           else _("nothing to undo") if row["undo"] == "nothing to undo" else row["undo"])
         click.echo(table(rows, [("batch", "batch"), ("register", "register"), ("date", "date"), ("mode", "mode"),
                                 ("status", "status"), ("read", "read"), ("inserted", "ins"), ("updated", "upd"),
                                 ("skipped", "skip"), ("held_back", "held"), ("imported_at", "imported at"),

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from etl import catchup
+from etl import catchup, i18n
+from etl.i18n import _
 from etl.remotes import NAME_RE, all_remotes
 from etl.store import Store, open_store
 from validators import HOLDS
@@ -32,7 +33,7 @@ class DateType(click.ParamType[dt.date, Any]):
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            self.fail(f"{value!r} is not a date; use YYYY-MM-DD, today or yesterday.", param, ctx)
+            self.fail(_("%(value)r is not a date; use YYYY-MM-DD, today or yesterday.", value=value), param, ctx)
 
 
 class ProcessDate(DateType):
@@ -42,8 +43,8 @@ class ProcessDate(DateType):
         day = super().convert(value, param, ctx)
         today = dt.date.today()
         if day > today:
-            self.fail(f"{day} is after today ({today}): a day that has not happened has no sales to import.",
-                      param, ctx)
+            self.fail(_("%(day)s is after today (%(today)s): a day that has not happened has no sales to import.",
+                        day=day, today=today), param, ctx)
         return day
 
 
@@ -54,7 +55,8 @@ class RemoteName(click.ParamType[str, Any]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if not NAME_RE.fullmatch(str(value)):
-            self.fail(f"{value!r} is not a register name; use 1-64 letters, digits, '_' or '-'.", param, ctx)
+            self.fail(_("%(value)r is not a register name; use 1-64 letters, digits, '_' or '-'.", value=value),
+                      param, ctx)
         return str(value)
 
 
@@ -136,11 +138,12 @@ def _dates(day: dt.date | None, first: dt.date | None, last: dt.date | None, sin
     chosen = [name for name, given in (("--date", day), ("--from/--to", first or last), ("--since-last", since_last))
               if given]
     if len(chosen) > 1:
-        raise click.UsageError(f"give one of --date, --from/--to or --since-last, not {' and '.join(chosen)}.")
+        given = " and ".join(chosen) if i18n.language() == i18n.DEFAULT else i18n.join_and(chosen)
+        raise click.UsageError(_("give one of --date, --from/--to or --since-last, not %(given)s.", given=given))
     if today and not since_last:
-        raise click.UsageError("--today goes with --since-last (a range ends where --to says).")
+        raise click.UsageError(_("--today goes with --since-last (a range ends where --to says)."))
     if last is not None and first is None:
-        raise click.UsageError("--to needs --from: the first date of the range.")
+        raise click.UsageError(_("--to needs --from: the first date of the range."))
     if first is not None:
         return Dates(first=first, last=last or max(first, dt.date.today() - dt.timedelta(days=1)))
     if since_last:
@@ -152,19 +155,20 @@ def _dates(day: dt.date | None, first: dt.date | None, last: dt.date | None, sin
 
 def require_dates(dates: Dates) -> None:
     if not dates.given:
-        raise click.UsageError("give the process date: --date D, a range --from D1 --to D2, or --since-last.")
+        raise click.UsageError(_("give the process date: --date D, a range --from D1 --to D2, or --since-last."))
 
 
 def run_note(store: Store) -> str:
     """One sentence about the run holding the store while a listing reads it."""
     run = store.run or {}
-    who = run.get("command") or "a posync run"
-    pid = f" (pid {run['pid']})" if run.get("pid") else ""
-    since = f", started {run['started']}" if run.get("started") else ""
-    stage = f", now: {run['stage']}" if run.get("stage") else ""
-    shown = (f"showing main as of the last finished run ({store.as_of})" if store.as_of
-             else "no run has finished yet" if not store.is_postgres else "showing main as it is now")
-    return f"a run is in progress: {who}{pid}{since}{stage}; {shown}."
+    who = run.get("command") or _("a posync run")
+    pid = " " + _("(pid %(pid)s)", pid=str(run["pid"])) if run.get("pid") else ""
+    since = ", " + _("started %(at)s", at=run["started"]) if run.get("started") else ""
+    stage = ", " + _("now: %(stage)s", stage=run["stage"]) if run.get("stage") else ""
+    shown = (_("showing main as of the last finished run (%(at)s)", at=store.as_of) if store.as_of
+             else _("no run has finished yet") if not store.is_postgres else _("showing main as it is now"))
+    return _("a run is in progress: %(who)s%(pid)s%(since)s%(stage)s; %(shown)s.", who=who, pid=pid, since=since,
+             stage=stage, shown=shown)
 
 
 def _with_store(create: bool = False, read_only: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -176,7 +180,7 @@ def _with_store(create: bool = False, read_only: bool = False) -> Callable[[Call
         def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
             store: Store = open_store(ctx.obj.get("db") if ctx.obj else None, create=create, read_only=read_only)
             if store.run is not None and not fn.__name__.startswith("status"):  # status says it in its report
-                click.echo(f"note: {run_note(store)}", err=True)
+                click.echo(_("note: %(note)s", note=run_note(store)), err=True)
             try:
                 return fn(store, *args, **kwargs)
             finally:

@@ -6,6 +6,7 @@ import click
 
 from etl import remotes
 from etl.cli.options import REMOTE, creating_store, json_option, pass_store, reading_store
+from etl.i18n import _
 from etl.render import table, to_json
 from etl.store import Store
 
@@ -34,7 +35,8 @@ def add(store: Store, name: str, path: str, ip: str | None, mapping: str, no_che
     if as_json:
         click.echo(to_json(r.__dict__))
     else:
-        click.echo(f"added {r.name}: {r.engine} database at {r.path} (mapping {r.mapping})")
+        click.echo(_("added %(name)s: %(engine)s database at %(path)s (mapping %(mapping)s)", name=r.name,
+                     engine=r.engine, path=r.path, mapping=r.mapping))
 
 
 @remote.command("list")
@@ -47,7 +49,7 @@ def list_(store: Store, as_json: bool) -> None:
         click.echo(to_json(rows))
         return
     if not rows:
-        click.echo("no registers yet; add one with `posync remote add NAME PATH`.")
+        click.echo(_("no registers yet; add one with `posync remote add NAME PATH`."))
         return
     click.echo(table(rows, [("name", "register"), ("ip", "ip"), ("engine", "engine"), ("mapping", "mapping"),
                             ("reachable", "reachable"), ("last_sales", "last sales"), ("last_import", "last import"),
@@ -67,7 +69,8 @@ def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str
          as_json: bool) -> None:
     """Change a register's path, IP or mapping."""
     r = remotes.edit(store, name, path, ip, mapping, no_check)
-    click.echo(to_json(r.__dict__) if as_json else f"updated {r.name}: {r.engine} at {r.path} (mapping {r.mapping})")
+    click.echo(to_json(r.__dict__) if as_json else _("updated %(name)s: %(engine)s at %(path)s (mapping %(mapping)s)",
+                                                     name=r.name, engine=r.engine, path=r.path, mapping=r.mapping))
 
 
 @remote.command("remove")
@@ -77,7 +80,8 @@ def edit(store: Store, name: str, path: str | None, ip: str | None, mapping: str
 def remove(store: Store, name: str, as_json: bool) -> None:
     """Forget a register (its imported data and the codes it owns stay in main)."""
     remotes.remove(store, name)
-    click.echo(to_json({"removed": name}) if as_json else f"removed {name} (its imported data stays in main)")
+    click.echo(to_json({"removed": name}) if as_json else _("removed %(name)s (its imported data stays in main)",
+                                                             name=name))
 
 
 @remote.command("rename")
@@ -91,10 +95,11 @@ def rename(store: Store, old: str, new: str, as_json: bool) -> None:
     if as_json:
         click.echo(to_json({"renamed": old, "to": new, "backups_not_rewritten": unwritten}))
         return
-    click.echo(f"renamed {old} to {new}: its vouchers, codes, push state and log moved with it.")
+    click.echo(_("renamed %(old)s to %(new)s: its vouchers, codes, push state and log moved with it.", old=old,
+                 new=new))
     if unwritten:
-        click.echo(f"note: the manifests of backups {', '.join(unwritten)} could not be rewritten; they still name "
-                   f"{old}.", err=True)
+        click.echo(_("note: the manifests of backups %(backups)s could not be rewritten; they still name %(old)s.",
+                     backups=", ".join(unwritten), old=old), err=True)
 
 
 @remote.command("open")
@@ -107,4 +112,4 @@ def open_(store: Store, name: str, as_json: bool) -> None:
     if as_json:
         click.echo(to_json({"folder": str(folder), "opened": opened}))
     else:
-        click.echo(f"{'opened' if opened else 'folder:'} {folder}")
+        click.echo(_("opened %(folder)s", folder=folder) if opened else _("folder: %(folder)s", folder=folder))

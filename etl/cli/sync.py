@@ -25,6 +25,7 @@ from etl.cli.options import (
     remotes_option,
     run_note,
 )
+from etl.i18n import _, ngettext, shown, word
 from etl.render import table, to_json
 from etl.store import Store
 from etl.sync import (
@@ -37,7 +38,6 @@ from etl.sync import (
     sync_loyalty,
     sync_rules,
 )
-from validators.findings import plural
 
 
 def _progress(enabled: bool) -> Callable[[str, str], None] | None:
@@ -65,13 +65,14 @@ def _step_text(title: str, step: StepResult) -> str:
     rows = [{"register": o.register, "status": o.status, **o.counts.__dict__} for o in step.outcomes]
     keys = ["register", "status", "read", "inserted"] + (["updated"] if step.step == "rules" else []) + \
         ["skipped", "rejected"]
-    lines = [f"{title}:", table(rows, [(k, k) for k in keys])] if rows else [f"{title}: no registers read."]
+    lines = [f"{title}:", table(rows, [(k, k) for k in keys])] if rows else [_("%(title)s: no registers read.",
+                                                                               title=title)]
     for o in step.outcomes:
         if o.status in ("error", "held", "skipped") and o.message:
-            lines.append(f"  {o.register}: {o.message}")
-        lines += [f"  {o.register}: {d}" for d in o.details]
+            lines.append(f"  {o.register}: {shown(o.message)}")
+        lines += [f"  {o.register}: {shown(d)}" for d in o.details]
     if step.error:
-        lines.append(f"  error: {step.error}")
+        lines.append("  " + _("error: %(message)s", message=step.error))
     return "\n".join(lines)
 
 
@@ -90,7 +91,7 @@ def loyalty() -> None:
 def loyalty_sync(store: Store, remotes: tuple[str, ...], as_json: bool) -> None:
     """Import new loyalty movements ("Sincronizar fidelización"); a rerun never counts points twice."""
     step = sync_loyalty(store, ExtrasRequest(remotes, progress=_progress(not as_json)))
-    click.echo(to_json(_step_json(step)) if as_json else _step_text("loyalty sync", step))
+    click.echo(to_json(_step_json(step)) if as_json else _step_text(_("loyalty sync"), step))
     _exit(step.exit_code)
 
 
@@ -106,8 +107,8 @@ def loyalty_balances(store: Store, customer: str | None, as_json: bool) -> None:
         click.echo(to_json({"balances": rows, **({"movements": moves} if customer else {})}))
         return
     if not rows:
-        click.echo(f"no loyalty movements for customer {customer} in main." if customer
-                   else "no loyalty movements in main yet; run `posync loyalty sync`.")
+        click.echo(_("no loyalty movements for customer %(customer)s in main.", customer=customer) if customer
+                   else _("no loyalty movements in main yet; run `posync loyalty sync`."))
         return
     click.echo(table(rows, [("customer_id", "customer"), ("name", "name"), ("points", "points"),
                             ("movements", "movements"), ("registers", "registers"),
@@ -133,7 +134,7 @@ def rules() -> None:
 def rules_sync(store: Store, remotes: tuple[str, ...], as_json: bool) -> None:
     """Import commercial rules by rule_id ("Sinc. reglas comerciales"): the newer updated_at wins."""
     step = sync_rules(store, ExtrasRequest(remotes, progress=_progress(not as_json)))
-    click.echo(to_json(_step_json(step)) if as_json else _step_text("rules sync", step))
+    click.echo(to_json(_step_json(step)) if as_json else _step_text(_("rules sync"), step))
     _exit(step.exit_code)
 
 
@@ -146,10 +147,10 @@ def rules_list(store: Store, as_json: bool) -> None:
     if as_json:
         click.echo(to_json(rows))
     elif not rows:
-        click.echo("no commercial rules in main yet; run `posync rules sync`.")
+        click.echo(_("no commercial rules in main yet; run `posync rules sync`."))
     else:
         for row in rows:  # a rule whose updated_at is in the future is marked: it wins every later edit
-            row["note"] = "SUSPECT: updated_at in the future" if row["suspect"] else ""
+            row["note"] = _("SUSPECT: updated_at in the future") if row["suspect"] else ""
         click.echo(table(rows, [("rule_id", "rule"), ("name", "name"), ("kind", "kind"), ("params", "params"),
                                 ("valid_from", "from"), ("valid_to", "to"), ("active", "active"),
                                 ("updated_at", "updated at"), ("source_register", "from register"),
@@ -182,27 +183,29 @@ def sync_text(result: SyncResult) -> str:
                   **{k: sum(getattr(o.counts, f) for o in s.outcomes) for k, f in
                      (("imported", "inserted"), ("updated", "updated"), ("skipped", "skipped"),
                       ("held back", "rejected"))}} for s in imports]
-        lines += [f"sync {imports[0].process_date} to {imports[-1].process_date} "
-                  f"({plural(len(imports), 'date')}):",
+        lines += [ngettext("sync %(first)s to %(last)s (%(num)s date):", "sync %(first)s to %(last)s (%(num)s "
+                           "dates):", len(imports), first=imports[0].process_date, last=imports[-1].process_date),
                   table(dated, [(k, k) for k in ("date", "registers", "status", "imported", "updated", "skipped",
-                                                "held back")]), "totals:"]
+                                                "held back")]), _("totals:")]
     else:
-        lines.append(f"sync {result.process_date}:")
+        lines.append(_("sync %(date)s:", date=result.process_date))
     lines.append(table(rows, columns))
     for r in result.lines():
-        lines += [f"  {r.register}: {note}" for note in r.notes]
+        lines += [f"  {r.register}: {shown(note)}" for note in r.notes]
     for step in result.steps:
         if step.error:
             lines.append(f"  {step.step}: {step.error}")
         if step.note:
-            lines.append(f"  {step.step}: note: {step.note}")
-    lines.append("steps: " + ", ".join(_step_name(s, len(imports) > 1) + f" exit {s.exit_code}" for s in result.steps)
-                 + f"; exit {result.exit_code}")
+            lines.append(f"  {step.step}: " + _("note: %(note)s", note=step.note))
+    lines.append(_("steps: %(steps)s; exit %(code)s", code=str(result.exit_code), steps=", ".join(
+        _("%(step)s exit %(code)s", step=_step_name(s, len(imports) > 1), code=str(s.exit_code))
+        for s in result.steps)))
     return "\n".join(lines)
 
 
 def _step_name(step: StepResult, dated: bool) -> str:
-    return f"{step.step} {step.process_date}" if dated and step.process_date else step.step
+    name = word("status", step.step)
+    return f"{name} {step.process_date}" if dated and step.process_date else name
 
 
 _SEVERITY = ("ok", "skipped", "warning", "held", "partial", "conflict", "rejected", "error")
@@ -263,21 +266,24 @@ def watch(ctx: click.Context, every: float, process_date: dt.date | None, remote
 
 def status_text(h: status_lib.Health, target: str, note: str | None = None) -> str:
     """The health summary a person reads in a cron mail: each item, an example, and the command that resolves it."""
-    lines = [f"posync status of {target} at {h.checked_at:%Y-%m-%d %H:%M}:"]
+    lines = [_("posync status of %(target)s at %(at)s:", target=target, at=f"{h.checked_at:%Y-%m-%d %H:%M}")]
     if note:
         lines.append(f"  {note}")
     for item in h.items:
-        lines.append(f"  - {item.message}")
+        lines.append(f"  - {shown(item.message)}")
         if item.example:
-            lines.append(f"      e.g. {item.example}")
+            lines.append("      " + _("e.g. %(example)s", example=shown(item.example)))
         if item.command:
-            lines.append(f"      → {item.command}")
+            lines.append(f"      → {shown(item.command)}")
     if h.items:
-        lines.append(f"needs attention: {plural(len(h.items), 'item')}.")
+        lines.append(ngettext("needs attention: %(num)s item.", "needs attention: %(num)s items.", len(h.items)))
     else:
-        lines.append(f"  all well: {plural(len(h.registers), 'register')}, none without sales for more than "
-                     f"{plural(h.quiet_days, 'day')}; no errors, rejections, changes at source, conflicts, pending "
-                     "pushes or numbering gaps.")
+        lines.append("  " + ngettext("all well: %(num)s register, none without sales for more than %(days)s; no "
+                                     "errors, rejections, changes at source, conflicts, pending pushes or numbering "
+                                     "gaps.", "all well: %(num)s registers, none without sales for more than %(days)s; "
+                                     "no errors, rejections, changes at source, conflicts, pending pushes or "
+                                     "numbering gaps.", len(h.registers),
+                                     days=ngettext("%(num)s day", "%(num)s days", h.quiet_days)))
     return "\n".join(lines)
 
 

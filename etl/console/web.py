@@ -28,6 +28,7 @@ from etl.console.jobs import Jobs, Work
 from etl.console.security import FORM_LIMIT, Secrets, csrf_ok, same_origin, session_of, stale
 from etl.engines import is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
+from etl.i18n import format_number
 from etl.report import prose
 from etl.store import Store, open_store
 
@@ -65,7 +66,7 @@ def templates() -> Jinja2Templates:
     i18n.install(env_templates.env)
     env_templates.env.globals["when"] = when
     env_templates.env.filters["prose"] = lambda t: markupsafe.Markup(prose(str(t)))  # `cmd` → <code>, escaped
-    env_templates.env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else ("" if n is None else n)
+    env_templates.env.filters["num"] = lambda n: format_number(n) if isinstance(n, int) else ("" if n is None else n)
     return env_templates
 
 
@@ -199,7 +200,7 @@ def action(back: PageFn) -> Callable[[Handler], Callable[[Request], Awaitable[Re
             try:
                 return await handler(request, form)
             except PosyncError as err:
-                return await back(request, error=str(err), status=status_for(err), form=form)
+                return await back(request, error=i18n.error_text(err), status=status_for(err), form=form)
 
         return endpoint
 

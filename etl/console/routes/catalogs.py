@@ -59,7 +59,7 @@ async def catalogs_page(request: Request, *, error: str | None = None, status: i
                         form: FormData | None = None) -> Response:
     data = await run_in_threadpool(_read, request)
     return page(request, "catalogs.html", {
-        **data, "error": error, "form": form or {}, "modes": MODES, "mode_help": MODE_HELP,
+        **data, "error": error, "form": form or {}, "modes": MODES, "mode_help": _(MODE_HELP),
         "tables": CATALOG_TABLES, "selected": set(form.getlist("remote")) if form else set(),
         "chosen_tables": set(form.getlist("table")) if form else set(),
         "max_size": size_text(console(request).config.max_upload_bytes)}, status)

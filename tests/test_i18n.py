@@ -1,0 +1,321 @@
+"""posync in Spanish: the catalogs are complete and compiled, the language is chosen as documented, the demo
+speaks no English the catalog translates, --json does not change with the language, and the HTML report is
+Spanish in a real browser."""
+
+from __future__ import annotations
+
+import gettext
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from click.testing import CliRunner
+
+from etl import i18n
+from etl.cli import cli
+from sample_data import SampleSpec, generate
+from tests.conftest import DAY1, Posync
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCALES = ROOT / "etl" / "locale"
+KEYWORDS = ("-k", "N_", "-k", "NP_:1c,2", "-k", "Said")  # as `make i18n` extracts (checked against the Makefile below)
+SPANISH = {"POSYNC_LANG": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "es_CO.UTF-8"}
+PLACEHOLDER = re.compile(r"%\(\w+\)[sr]")
+
+
+def po(language: str) -> Any:
+    with (LOCALES / language / "LC_MESSAGES" / "posync.po").open("rb") as f:
+        return read_po(f)
+
+
+def template(tmp_path: Path) -> Any:
+    """The catalog template extracted from the sources now, exactly as `make i18n` does."""
+    pot = tmp_path / "posync.pot"
+    CommandLineInterface().run(["pybabel", "--quiet", "extract", "-F", str(ROOT / "babel.cfg"), "--no-location",
+                                *KEYWORDS, "-o", str(pot), str(ROOT)])
+    with pot.open("rb") as f:
+        return read_po(f)
+
+
+def test_the_makefile_extracts_with_the_keywords_this_test_uses() -> None:
+    assert " ".join(KEYWORDS) in (ROOT / "Makefile").read_text()
+
+
+def test_every_message_of_the_sources_has_a_spanish_translation_neither_missing_nor_fuzzy(tmp_path: Path) -> None:
+    es = po("es")
+    problems = []
+    for message in template(tmp_path):
+        if not message.id:
+            continue
+        found = es.get(message.id, context=message.context)
+        strings = found.string if found is not None and isinstance(found.string, tuple) else \
+            (found.string,) if found is not None else ()
+        if found is None:
+            problems.append(f"missing: {message.id!r}")
+        elif found.fuzzy:
+            problems.append(f"fuzzy: {message.id!r}")
+        elif not strings or not all(strings):
+            problems.append(f"untranslated: {message.id!r}")
+        else:
+            english = message.id[-1] if isinstance(message.id, tuple) else message.id
+            wanted = set(PLACEHOLDER.findall(english)) - {"%(num)s"}
+            problems += [f"placeholders differ: {message.id!r} → {s!r}" for s in strings
+                         if not wanted <= set(PLACEHOLDER.findall(s))
+                         or set(PLACEHOLDER.findall(s)) - set(PLACEHOLDER.findall(english))]
+    assert not problems, "run `make i18n` and translate etl/locale/es/LC_MESSAGES/posync.po:\n" + "\n".join(problems)
+    assert not es.fuzzy, "the Spanish catalog's header is marked fuzzy"
+
+
+def test_no_message_is_marked_inside_an_f_string_where_extraction_cannot_see_it() -> None:
+    """pybabel reads an f-string as one token: a `_("…")` inside one never reaches the catalog (nor this test)."""
+    import tokenize
+
+    call = re.compile(r"(?<![\w.])(_|ngettext|N_|NP_|Said)\(")
+    found = []
+    for path in sorted([*(ROOT / "etl").rglob("*.py"), *(ROOT / "validators").rglob("*.py")]):
+        with path.open("rb") as f:
+            for token in tokenize.tokenize(f.readline):
+                prefix = re.match(r"[A-Za-z]*", token.string)
+                if token.type == tokenize.STRING and prefix and "f" in prefix.group().lower() \
+                        and call.search(token.string):
+                    found.append(f"{path.relative_to(ROOT)}:{token.start[0]}: {token.string[:70]}")
+    assert not found, "mark these outside the f-string:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_shipped_mo_is_compiled_from_the_po_as_it_is_now(language: str) -> None:
+    compiled = io.BytesIO()
+    write_mo(compiled, po(language))
+    compiled.seek(0)
+    fresh = gettext.GNUTranslations(compiled)
+    with (LOCALES / language / "LC_MESSAGES" / "posync.mo").open("rb") as f:
+        shipped = gettext.GNUTranslations(f)
+    assert shipped._catalog == fresh._catalog, "run `make i18n`: the .mo is older than the .po"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("option", "environ", "expected"), [
+    ("es", {"POSYNC_LANG": "en", "LANG": "en_US.UTF-8"}, "es"),  # --lang first
+    ("en", {"LANG": "es_CO.UTF-8"}, "en"),
+    (None, {"POSYNC_LANG": "es", "LANG": "en_US.UTF-8"}, "es"),  # then POSYNC_LANG
+    (None, {"LANG": "es_CO.UTF-8"}, "es"),  # then the locale
+    (None, {"LC_ALL": "es_ES.UTF-8", "LANG": "en_US.UTF-8"}, "es"),  # LC_ALL before LANG
+    (None, {"LC_ALL": "C", "LANG": "es_CO.UTF-8"}, "en"),  # cron's C locale: English
+    (None, {"LANG": "POSIX"}, "en"),
+    (None, {"LANG": "fr_FR.UTF-8"}, "en"),  # a language posync does not speak
+    (None, {}, "en"),
+])
+def test_the_language_is_chosen_from_the_option_then_posync_lang_then_the_locale(
+        option: str | None, environ: dict[str, str], expected: str) -> None:
+    assert i18n.set_language(option, environ) == expected
+
+
+def test_numbers_and_dates_are_written_as_the_reader_writes_them() -> None:
+    import datetime as dt
+    import decimal
+
+    i18n.set_language("es", {})
+    assert i18n.format_number(1234567) == "1.234.567"
+    assert i18n.format_number(3050) == "3.050"
+    assert i18n.format_amount(decimal.Decimal("1234567.89")) == "1.234.567,89"
+    assert i18n.format_date(dt.date(2026, 11, 27)) == "viernes, 27 de noviembre de 2026"
+    i18n.set_language("en", {})
+    assert (i18n.format_number(3050), i18n.format_date(dt.date(2026, 11, 27))) == ("3,050", "Friday 27 November 2026")
+
+
+def test_help_speaks_the_language_asked_for_and_english_stays_as_it_was() -> None:
+    runner = CliRunner()
+    spanish = runner.invoke(cli, ["--lang", "es", "import", "--help"])
+    assert spanish.exit_code == 0
+    text = " ".join(spanish.output.split())  # as wrapped for the terminal
+    assert "Importar los comprobantes de una fecha" in text
+    assert "Actualizar los comprobantes que ya están en la central (sobrescribiendo)." in text
+    assert text.startswith("Uso: cli import") and "Opciones:" in text and "Mostrar este mensaje y salir." in text
+    assert "[por defecto: register]" in text  # --hold's default, in click's brackets
+    by_locale = runner.invoke(cli, ["validate", "--help"], env=SPANISH)
+    assert "Hacer todas las verificaciones de una importación" in by_locale.output
+    english = runner.invoke(cli, ["--lang", "en", "import", "--help"])
+    assert "Import the vouchers of a date (or a range)" in english.output
+    assert "Importar" not in english.output
+
+
+def test_an_error_is_said_in_spanish_with_the_same_exit_code(posync: Posync) -> None:
+    result = posync("--lang", "es", "validate", "--date", "2999-01-01")
+    assert result.exit_code == 2
+    assert "es posterior a hoy" in result.output
+    english = posync("validate", "--date", "2999-01-01")
+    assert english.exit_code == 2 and "is after today" in english.output
+    posync("remote", "add", "caja1", str(posync.db.parent / "caja1.db"), "--no-check")
+    unknown = posync("--lang", "es", "remote", "open", "caja9")  # raised deep in the library, said at the top
+    assert unknown.exit_code == 2
+    assert unknown.output == "error: no hay ninguna caja llamada caja9. Registradas: caja1.\n"
+    assert posync("remote", "open", "caja9").output == "error: no register named caja9. Registered: caja1.\n"
+
+
+# ---------------------------------------------------------------- --json does not change with the language
+
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d)?")
+BATCH = re.compile(r"b-[0-9a-f]{12}")
+
+
+def _volatile(text: str) -> str:
+    """What differs between two runs whatever the language: when they ran, and the batch ids they made.
+
+    Everything else must be byte for byte the same: a translated word anywhere would show.
+    """
+    return BATCH.sub("b-…", TIMESTAMP.sub("…", text))
+
+
+@pytest.fixture
+def two_worlds(tmp_path: Path) -> tuple[Posync, Posync]:
+    """Two identical main stores, each with caja1..caja3 (caja2 also issues FV1: a rejection to report)."""
+    worlds = []
+    for name in ("es", "en"):
+        folder = tmp_path / name
+        paths = generate(folder / "registers", SampleSpec(registers=3, vouchers_per_day=20,
+                                                          faults=frozenset({"code_conflict"})))
+        posync = Posync(folder / "main.duckdb")
+        for path in paths:
+            assert posync("remote", "add", path.stem, str(path)).exit_code == 0
+        worlds.append(posync)
+    return worlds[0], worlds[1]
+
+
+@pytest.mark.parametrize("command", [
+    ("validate", "--date", DAY1, "--format", "json"),
+    ("import", "--date", DAY1, "--json"),
+    ("status", "--json"),
+    ("codes", "list", "--json"),
+    ("batches", "list", "--json"),
+    ("remote", "list", "--json"),
+    ("log", "--json"),
+], ids=lambda c: c[0] if c[0] not in ("codes", "batches", "remote") else "-".join(c[:2]))
+def test_json_output_is_the_same_in_spanish_and_english(two_worlds: tuple[Posync, Posync],
+                                                         command: tuple[str, ...]) -> None:
+    es, en = two_worlds
+    for world in two_worlds:  # something in main to list
+        world("import", "--date", DAY1, "--hold", "code")
+    spanish, english = es("--lang", "es", *command), en("--lang", "en", *command)
+    assert spanish.exit_code == english.exit_code
+    assert spanish.stdout.startswith(("{", "["))
+    here = (es.db.parent, en.db.parent)  # each world's own folder, named in paths
+    assert _volatile(spanish.stdout.replace(str(here[0]), "…")) == _volatile(english.stdout.replace(str(here[1]), "…"))
+
+
+# ---------------------------------------------------------------- the demo in Spanish
+
+SQL_LINE = re.compile(r"^(-- |\.bail |BEGIN|COMMIT|INSERT |UPDATE |DELETE |WITH |\(')")
+COMMAND = re.compile(r"`[^`]*`|--[a-z][a-z-]*( (code|register|partial|replace|total))?")
+
+
+def _fragments(english: str) -> list[str]:
+    """The literal pieces of a msgid between its placeholders that are worth looking for: two words or more."""
+    pieces = (p.strip(" :;,.(") for p in PLACEHOLDER.split(COMMAND.sub(" ", english)))
+    return [p for p in pieces if len(re.findall(r"[A-Za-z]{2,}", p)) >= 2]
+
+
+def _english_left(output: str, stored: set[str]) -> list[str]:
+    """Every English text of the catalog (whose Spanish differs) still found in Spanish output."""
+    catalog = [m for m in po("es") if m.id]
+    lines = [line for line in output.splitlines() if not line.startswith("$ posync") and not SQL_LINE.match(line)]
+    for message in stored:  # the log's stored messages are data, shown as stored (English)
+        lines = [line.replace(message, "") for line in lines]
+    text = COMMAND.sub(" ", "\n".join(lines))
+    found = []
+    for m in catalog:
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        for english in ids:
+            if english in strings:
+                continue
+            found += [f"{piece!r} (from {english!r})" for piece in _fragments(english)
+                      if not any(piece in spanish for spanish in strings)  # a name both say ("posync watch")
+                      and re.search(rf"(?<![\w-]){re.escape(piece)}(?![\w-])", text)]
+    headers = [line for line, rule in zip(lines, lines[1:], strict=False) if re.fullmatch(r"[- ]+", rule or "x")]
+    words = {m.id: m.string for m in catalog if isinstance(m.id, str) and " " not in m.id and m.id != m.string}
+    found += [f"header {cell!r} in {line!r}" for line in headers for cell in re.split(r"\s{2,}", line.strip())
+              if cell in words]
+    return sorted(set(found))
+
+
+@pytest.fixture(scope="module")
+def spanish_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("demo-es") / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(folder)], env=SPANISH, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    yield result.output, folder
+    i18n.set_language("en")
+
+
+def test_the_demo_in_spanish_leaves_no_english_text_the_catalog_translates(spanish_demo: tuple[str, Path]) -> None:
+    output, folder = spanish_demo
+    with duckdb.connect(str(folder / "posync.duckdb"), read_only=True) as con:
+        stored = {row[0] for row in con.execute("SELECT DISTINCT message FROM sync_log WHERE message <> ''").fetchall()}
+    assert "demostración de posync" in output and "Código de comprobante usado en dos cajas" in output
+    assert "3.050" in output  # a customer's points, as Colombia writes them
+    assert "informe de validación de posync del miércoles, 25 de noviembre de 2026" in output
+    left = _english_left(output, stored)
+    assert not left, "English left in the Spanish demo:\n" + "\n".join(left)
+
+
+def test_the_check_catches_an_english_sentence_left_in_spanish_output() -> None:
+    """The demo check itself: it finds a translated msgid left in English, and accepts its Spanish."""
+    english = "no registers yet; add one with `posync remote add NAME PATH`."
+    assert _english_left(f"hola\n{english}\n", set())
+    assert not _english_left("aún no hay cajas; agregue una con `posync remote add NOMBRE RUTA`.\n", set())
+    assert _english_left("caja  estado\n----  ------\n", set()) == []
+    assert _english_left("register  estado\n--------  ------\n", set())
+
+
+# ---------------------------------------------------------------- the HTML report in a real browser
+
+
+@pytest.fixture
+def spanish_browser() -> Iterator[Any]:
+    from tests.console.test_browser import BROWSER, DRIVER, _require_browser
+
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(BROWSER)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
+                 "--lang=es-CO"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def test_the_html_report_in_spanish_shows_spanish_check_titles_in_a_real_browser(
+        spanish_browser: Any, two_worlds: tuple[Posync, Posync], tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    es, en = two_worlds
+    report = tmp_path / "informe.html"
+    assert es("--lang", "es", "validate", "--date", DAY1, "--output", str(report)).exit_code == 3
+    spanish_browser.get(report.as_uri())
+    html = spanish_browser.find_element(By.TAG_NAME, "html")
+    assert html.get_attribute("lang") == "es"
+    conflicts = spanish_browser.find_element(By.ID, "conflicts").text
+    assert "Código de comprobante usado en dos cajas" in conflicts
+    assert "VERIFICACIÓN" in conflicts.upper() and "QUÉ SIGNIFICA" in conflicts.upper()  # CSS upper-cases headers
+    page = spanish_browser.find_element(By.TAG_NAME, "body").text
+    assert "Informe de validación" in page and "Qué hacer ahora".upper() in page.upper()
+    assert "configuración del POS" in page  # what to change at the register
+    assert "Voucher code used by two registers" not in page
+
+    english = tmp_path / "report.html"
+    assert en("validate", "--date", DAY1, "--output", str(english)).exit_code == 3
+    spanish_browser.get(english.as_uri())
+    assert spanish_browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert "Voucher code used by two registers" in spanish_browser.find_element(By.ID, "conflicts").text
