@@ -201,12 +201,18 @@ class World:
                               env=subprocess_env(env))
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        # Ctrl-C as a terminal delivers it: a suite started in the background by a non-interactive shell
+        # hands its children SIGINT ignored, and Python then installs no KeyboardInterrupt for it.
         return subprocess.Popen(posync_argv(self.db, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=subprocess_env(env))
+                                text=True, env=subprocess_env(env), preexec_fn=_default_sigint)
 
     def staging_leftovers(self) -> list[Path]:
         staging = self.data_dir / "staging"
         return sorted(p for p in staging.rglob("*") if p.is_file()) if staging.exists() else []
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def posync_argv(db: Path, *args: str) -> list[str]:
