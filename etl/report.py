@@ -131,6 +131,8 @@ def finding_text(finding: Finding) -> str:
     if i18n.language() == i18n.DEFAULT or not finding.template:
         return finding.message
     params = {k: i18n.join_and(v) if isinstance(v, tuple) else v for k, v in finding.params}
+    if finding.plural:
+        return i18n.ngettext(finding.template, finding.plural, int(params.pop("num")), **params)
     return _(finding.template, **params)
 
 

@@ -25,7 +25,8 @@ from tests.conftest import DAY1, Posync
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALES = ROOT / "etl" / "locale"
-KEYWORDS = ("-k", "N_", "-k", "NP_:1c,2", "-k", "Said")  # as `make i18n` extracts (checked against the Makefile below)
+# as `make i18n` extracts (checked against the Makefile below)
+KEYWORDS = ("-k", "N_", "-k", "NP_:1c,2", "-k", "Said", "-k", "Nn_:1,2")
 SPANISH = {"POSYNC_LANG": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "es_CO.UTF-8"}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sr]")
 
@@ -77,7 +78,7 @@ def test_no_message_is_marked_inside_an_f_string_where_extraction_cannot_see_it(
     """pybabel reads an f-string as one token: a `_("…")` inside one never reaches the catalog (nor this test)."""
     import tokenize
 
-    call = re.compile(r"(?<![\w.])(_|ngettext|N_|NP_|Said)\(")
+    call = re.compile(r"(?<![\w.])(_|ngettext|N_|Nn_|NP_|Said)\(")
     found = []
     for path in sorted([*(ROOT / "etl").rglob("*.py"), *(ROOT / "validators").rglob("*.py")]):
         with path.open("rb") as f:
