@@ -20,6 +20,7 @@ import duckdb
 from sqlglot import exp
 
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.mapping import Mapping
 from etl.schema import TABLES
 from etl.store import quote
@@ -320,7 +321,7 @@ def main_source(table: str) -> str:
     return quote(table)
 
 
-def refusals(plan: PushPlan) -> list[str]:
+def refusals(plan: PushPlan) -> list[Said]:
     """Tables a push would empty by more than half: what --force is for.
 
     >>> t = TablePlan(Target("products", "products", (("product_id", "product_id"),)), "register", "p", "o",
@@ -329,7 +330,8 @@ def refusals(plan: PushPlan) -> list[str]:
     ['would delete 4,812 of 5,000 products on caja1']
     """
     return [
-        f"would delete {t.deleted:,} of {t.register_rows:,} {t.target.table} on {plan.register}"
+        Said("would delete %(n)s of %(total)s %(table)s on %(register)s", n=t.deleted, total=t.register_rows,
+             table=t.target.table, register=plan.register)
         for t in plan.tables
         if t.deleted and t.deleted * 2 > t.register_rows
     ]
