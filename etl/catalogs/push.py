@@ -156,10 +156,12 @@ def loaded(store: Store, tables: tuple[str, ...]) -> tuple[tuple[str, ...], tupl
 def check_request(mode: str, tables: tuple[str, ...]) -> tuple[str, ...]:
     """The tables to push, in dependency order; ConfigError for an unknown mode or table."""
     if mode not in MODES:
-        raise ConfigError(f"unknown push mode {mode!r}; use one of {', '.join(MODES)}.")
+        raise ConfigError(Said("unknown push mode %(mode)s; use one of %(modes)s.", mode=repr(mode),
+                               modes=", ".join(MODES)))
     for table in tables:
         if table not in CATALOG_TABLES:
-            raise ConfigError(f"{table!r} is not a catalog; catalogs are {', '.join(CATALOG_TABLES)}.")
+            raise ConfigError(Said("%(table)s is not a catalog; catalogs are %(catalogs)s.", table=repr(table),
+                                   catalogs=", ".join(CATALOG_TABLES)))
     chosen = set(tables) or set(CATALOG_TABLES)
     return tuple(t for t in CATALOG_TABLES if t in chosen)
 
@@ -172,7 +174,7 @@ def push_catalogs(store: Store, request: PushRequest) -> PushResult:
     tables, never = loaded(store, check_request(request.mode, request.tables))
     remotes = all_remotes(store, request.remotes)
     if not remotes:
-        raise ConfigError("no registers to push to; add one with `posync remote add NAME PATH`.")
+        raise ConfigError(Said("no registers to push to; add one with `posync remote add NAME PATH`."))
     if not tables:
         return PushResult(request.mode, (), never)
     run_id = ledger.new_run_id()
@@ -209,10 +211,9 @@ def restore_backup(store: Store, remote: str, backup_id: str) -> RegisterPush:
     register = get(store, remote)
     manifest = backups.read_manifest(store.data_dir, backup_id)
     if manifest.register != register.name:
-        raise ConfigError(
-            f"backup {backup_id} was taken from register {manifest.register}, not {register.name}; "
-            f"restore it with --remote {manifest.register}."
-        )
+        raise ConfigError(Said("backup %(backup)s was taken from register %(owner)s, not %(register)s; restore it "
+                               "with --remote %(owner)s.", backup=backup_id, owner=manifest.register,
+                               register=register.name))
     run_id = ledger.new_run_id()
     with _Session(store, register, run_id) as session:
         plan = session.restore_plan(manifest)
@@ -344,11 +345,11 @@ class _Session:
         for entry in manifest.tables:
             target = target_for(self.mapping, entry.table, name)
             if target.source != entry.source or not set(target.names) <= set(entry.columns):
-                raise ConfigError(
-                    f"backup {manifest.backup_id}: {entry.table} was saved from {entry.source} "
-                    f"({', '.join(entry.columns)}), which no longer matches register {name}'s mapping; "
-                    "it can't be restored automatically."
-                )
+                raise ConfigError(Said(
+                    "backup %(backup)s: %(table)s was saved from %(source)s (%(columns)s), which no longer matches "
+                    "register %(register)s's mapping; it can't be restored automatically.",
+                    backup=manifest.backup_id, table=entry.table, source=entry.source,
+                    columns=", ".join(entry.columns), register=name))
             source = create_temp(self.con, self._temp(entry.table, "restore"),
                                  backups.saved_rows(self.store.data_dir, manifest, entry))
             current = self.current_rows(target, tables)
@@ -558,8 +559,8 @@ SQLITE_NEEDED = (3, 33, 0)  # UPDATE … FROM, used by partial and total pushes
 
 def _apply_sqlite(remote: Remote, mapping: Mapping, script: Script, targets: list[Target]) -> None:
     if sqlite3.sqlite_version_info < SQLITE_NEEDED:
-        raise ConfigError(f"pushing catalogs needs SQLite 3.33 or newer; this Python's sqlite3 module has "
-                          f"{sqlite3.sqlite_version}: use a newer Python build.")
+        raise ConfigError(Said("pushing catalogs needs SQLite 3.33 or newer; this Python's sqlite3 module has "
+                               "%(version)s: use a newer Python build.", version=sqlite3.sqlite_version))
     path = _live_file(remote)
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=BUSY_SECONDS, isolation_level=None)
