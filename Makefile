@@ -38,7 +38,7 @@ docs-cli: $(STAMP)
 LOCALES := etl/locale
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project posync \
-	  --msgid-bugs-address "" --copyright-holder "" -k N_ -k NP_:1c,2 -k Said -o $(LOCALES)/posync.pot .
+	  --msgid-bugs-address "" --copyright-holder "" -k N_ -k NP_:1c,2 -k Said -k Nn_:1,2 -o $(LOCALES)/posync.pot .
 	$(BIN)/pybabel update -i $(LOCALES)/posync.pot -d $(LOCALES) -D posync --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile --statistics -d $(LOCALES) -D posync
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from etl.errors import ConfigError
+from etl.i18n import Said
 
 SEPARATORS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t"}
 SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab"}
@@ -67,8 +68,8 @@ def encoding_option(name: str | None) -> str | None:
     try:
         return codecs.lookup(name).name
     except LookupError:
-        raise ConfigError(f"--encoding {name}: unknown encoding; shops' files are usually utf-8, cp1252 (Excel on "
-                          "Windows) or latin-1.") from None
+        raise ConfigError(Said("--encoding %(name)s: unknown encoding; shops' files are usually utf-8, cp1252 "
+                               "(Excel on Windows) or latin-1.", name=name)) from None
 
 
 def separator_option(name: str | None) -> str | None:
@@ -76,7 +77,7 @@ def separator_option(name: str | None) -> str | None:
     if name is None:
         return None
     if name not in SEPARATORS:
-        raise ConfigError(f"--separator {name!r}: give ',', ';' or 'tab'.")
+        raise ConfigError(Said("--separator %(name)s: give ',', ';' or 'tab'.", name=repr(name)))
     return SEPARATORS[name]
 
 
@@ -159,7 +160,8 @@ def header(file: Path, fmt: CsvFormat) -> list[str]:
     lines = _sample(file, fmt.encoding)
     names = next(csv.reader(io.StringIO(lines[0] if lines else ""), delimiter=fmt.separator), [])
     if not names or not any(n.strip() for n in names):
-        raise ConfigError(f"{file.name}: the first line is empty; a CSV file needs a header naming its columns.")
+        raise ConfigError(Said("%(file)s: the first line is empty; a CSV file needs a header naming its columns.",
+                               file=file.name))
     return names
 
 
@@ -171,9 +173,14 @@ def sniff(file: Path, encoding: str | None = None, separator: str | None = None)
         found.append("encoding")
     elif (bad := _valid(file, encoding)) is not None:
         line, offset = bad
-        raise ConfigError(f"{file.name}: line {line} is not valid {encoding} (byte {offset}); is the file "
-                          f"{'cp1252 (Excel on Windows)' if encoding.startswith('utf') else 'UTF-8'}? "
-                          f"give its encoding with --encoding, or leave it out to detect it.")
+        if encoding.startswith("utf"):
+            raise ConfigError(Said("%(file)s: line %(line)s is not valid %(encoding)s (byte %(offset)s); is the "
+                                   "file cp1252 (Excel on Windows)? give its encoding with --encoding, or leave it "
+                                   "out to detect it.", file=file.name, line=str(line), encoding=encoding,
+                                   offset=str(offset)))
+        raise ConfigError(Said("%(file)s: line %(line)s is not valid %(encoding)s (byte %(offset)s); is the file "
+                               "UTF-8? give its encoding with --encoding, or leave it out to detect it.",
+                               file=file.name, line=str(line), encoding=encoding, offset=str(offset)))
     if separator is None:
         separator = detect_separator(_sample(file, encoding))
         found.append("separator")

@@ -15,6 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 from etl.errors import ConfigError, PosyncError
+from etl.i18n import Said
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DUCKDB_MAGIC = b"DUCK"  # at offset 8, followed by the storage version (uint64, little endian)
@@ -55,23 +56,24 @@ def sniff(path: Path) -> Engine:
         with path.open("rb") as fh:
             head = fh.read(24)
     except OSError as err:
-        raise PosyncError(f"{path}: cannot read the file ({err.strerror}).") from err
+        raise PosyncError(Said("%(path)s: cannot read the file (%(why)s).", path=str(path), why=str(err.strerror))) \
+            from err
     if not head:
-        raise PosyncError(f"{path}: the file is empty; expected a SQLite or DuckDB database.")
+        raise PosyncError(Said("%(path)s: the file is empty; expected a SQLite or DuckDB database.", path=str(path)))
     if head.startswith(SQLITE_MAGIC):
         return ENGINES["sqlite"]
     if head[8:12] == DUCKDB_MAGIC:
         version = int.from_bytes(head[12:20], "little")
         if version not in DUCKDB_STORAGE_VERSIONS:
-            raise PosyncError(
-                f"{path}: DuckDB storage version {version} is not supported; posync reads versions "
-                f"{DUCKDB_STORAGE_VERSIONS.start}-{DUCKDB_STORAGE_VERSIONS.stop - 1} (DuckDB {duckdb.__version__})."
-            )
+            raise PosyncError(Said(
+                "%(path)s: DuckDB storage version %(version)s is not supported; posync reads versions %(first)s-"
+                "%(last)s (DuckDB %(duckdb)s).", path=str(path), version=str(version),
+                first=str(DUCKDB_STORAGE_VERSIONS.start), last=str(DUCKDB_STORAGE_VERSIONS.stop - 1),
+                duckdb=duckdb.__version__))
         return ENGINES["duckdb"]
-    raise PosyncError(
-        f"{path}: not a database posync can read; expected a SQLite 3 file ('SQLite format 3') "
-        f"or a DuckDB file (storage v{DUCKDB_STORAGE_VERSIONS.start}+)."
-    )
+    raise PosyncError(Said(
+        "%(path)s: not a database posync can read; expected a SQLite 3 file ('SQLite format 3') or a DuckDB file "
+        "(storage v%(first)s+).", path=str(path), first=str(DUCKDB_STORAGE_VERSIONS.start)))
 
 
 def extension_path(extension: str) -> Path:

@@ -32,6 +32,7 @@ from sqlglot import exp
 from etl import casts
 from etl.errors import PosyncError
 from etl.faults import checkpoint
+from etl.i18n import Said
 from etl.mapping import TableMapping
 from etl.registers import DISTINCT_LIMIT, Register, Source, SqliteReader, first_line, quoted
 from etl.schema import CODE_COLUMNS, TABLES, VOUCHER_TABLES
@@ -93,17 +94,17 @@ def check_columns(register: Register, tables: tuple[str, ...]) -> dict[str, tupl
     for table in tables:
         tm = mapping.tables[table]
         if tm.source.lower() not in present_tables:
-            raise PosyncError(
-                f"register {name}: table {tm.source} missing (mapping {mapping.file}, "
-                f"{mapping.json_path(table)}.source); the register's schema does not match its mapping."
-            )
+            raise PosyncError(Said(
+                "register %(register)s: table %(table)s missing (mapping %(mapping)s, %(where)s); the register's "
+                "schema does not match its mapping.", register=name, table=tm.source, mapping=mapping.file,
+                where=f"{mapping.json_path(table)}.source"))
         present = register.reader.describe(present_tables[tm.source.lower()]).columns
         for column, canonical in tm.source_columns().items():
             if column.lower() not in present:
-                raise PosyncError(
-                    f"register {name}: {tm.source}.{column} missing, needed for {table}.{canonical} "
-                    f"(mapping {mapping.file}, {mapping.json_path(table, canonical)})."
-                )
+                raise PosyncError(Said(
+                    "register %(register)s: %(column)s missing, needed for %(canonical)s (mapping %(mapping)s, "
+                    "%(where)s).", register=name, column=f"{tm.source}.{column}", canonical=f"{table}.{canonical}",
+                    mapping=mapping.file, where=mapping.json_path(table, canonical)))
         used = {c.lower() for c in tm.source_columns()}
         extra = tuple(sorted(n for low, (n, _) in present.items() if low not in used))
         if extra:
@@ -205,8 +206,8 @@ def _expression_types(con: duckdb.DuckDBPyConnection, table_map: TableMapping, s
     try:
         described = con.execute(f"DESCRIBE {query.sql('duckdb')}").fetchall()
     except duckdb.Error as err:
-        raise PosyncError(f"a mapping expression on {table_map.source} does not run on this register "
-                          f"({first_line(err)}).") from None
+        raise PosyncError(Said("a mapping expression on %(table)s does not run on this register (%(why)s).",
+                               table=table_map.source, why=first_line(err))) from None
     return {row[0]: row[1] for row in described}
 
 
@@ -319,7 +320,8 @@ def _insert(con: duckdb.DuckDBPyConnection, register: str, table: str, query: ex
     try:
         row = con.execute(sql, [register, *params]).fetchone()
     except duckdb.Error as err:
-        raise PosyncError(f"register {register}: reading {table} failed ({first_line(err)}).") from None
+        raise PosyncError(Said("register %(register)s: reading %(source)s failed (%(why)s).", register=register,
+                               source=table, why=first_line(err))) from None
     return int(row[0]) if row else 0
 
 

@@ -155,9 +155,17 @@ def shown(text: str) -> str:
                                if isinstance(v, tuple) else v for k, v in text.params.items()})
 
 
+def said_of(err: BaseException) -> str:
+    """An error's sentence as raised: its Said (English as a str, translated where shown), else str(err)."""
+    if len(err.args) == 1 and isinstance(err.args[0], Said):
+        said: Said = err.args[0]
+        return said
+    return str(err)
+
+
 def error_text(err: BaseException) -> str:
     """An error's sentence for the reader: raised with a Said, it is translated; otherwise str(err)."""
-    return shown(err.args[0]) if len(err.args) == 1 and isinstance(err.args[0], Said) else str(err)
+    return shown(said_of(err))
 
 
 def N_(message: str, /) -> str:

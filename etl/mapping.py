@@ -21,6 +21,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import TokenType
 
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.schema import TABLES
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"  # package data: inside the installed package
@@ -118,6 +119,10 @@ def load_mapping(name_or_path: str) -> Mapping:
     try:
         return _load_mapping(name_or_path)
     except ConfigError as err:
+        said = err.args[0] if len(err.args) == 1 and isinstance(err.args[0], Said) else None
+        if said is not None:  # the same sentence, said in the reader's language, its values printable
+            raise ConfigError(Said(said.template, sep=said.sep, **{k: _printable(v) if isinstance(v, str) else v
+                                                                     for k, v in said.params.items()})) from None
         raise ConfigError(_printable(str(err))) from None
 
 
@@ -125,12 +130,14 @@ def _load_mapping(name_or_path: str) -> Mapping:
     path = mapping_path(name_or_path)
     if not path.is_file():
         known = ", ".join(builtin_mappings())
-        raise ConfigError(f"mapping {name_or_path}: no such mapping file ({path}); built-in mappings: {known}.")
+        raise ConfigError(Said("mapping %(name)s: no such mapping file (%(path)s); built-in mappings: %(known)s.",
+                               name=name_or_path, path=str(path), known=known))
     raw = path.read_bytes()
     try:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ConfigError(f"mapping {path.name}: not valid JSON ({err}); fix the file.") from None
+        raise ConfigError(Said("mapping %(name)s: not valid JSON (%(why)s); fix the file.", name=path.name,
+                               why=str(err))) from None
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
@@ -146,16 +153,17 @@ def _table_mapping(file: str, canonical: str, spec: dict[str, Any]) -> TableMapp
     known = TABLES[canonical].column_names
     for column in spec["columns"]:
         if column not in known:
-            raise ConfigError(
-                f"mapping {file}: $.tables.{canonical}.columns.{column}: {canonical} has no column {column} "
-                f"(canonical columns: {', '.join(known)})."
-            )
+            raise ConfigError(Said(
+                "mapping %(file)s: %(where)s: %(table)s has no column %(column)s (canonical columns: %(known)s).",
+                file=file, where=f"$.tables.{canonical}.columns.{column}", table=canonical, column=column,
+                known=", ".join(known)))
     columns: dict[str, exp.Expr | None] = {}
     for column in known:
         where = f"mapping {file}: $.tables.{canonical}.columns.{column}"
         if column not in spec["columns"]:
             if column in TABLES[canonical].required:
-                raise ConfigError(f"{where}: required column is not mapped; map it to a source column.")
+                raise ConfigError(Said("%(where)s: required column is not mapped; map it to a source column.",
+                                       where=where))
             columns[column] = None
             continue
         value = spec["columns"][column]
@@ -180,24 +188,29 @@ def parse_expression(text: str, where: str) -> exp.Expr:
     """
     try:
         if any(token.token_type == TokenType.SEMICOLON for token in sqlglot.tokenize(text, read="duckdb")):
-            raise ConfigError(f"{where}: expression must not contain ';' (one expression, no statements).")
+            raise ConfigError(Said("%(where)s: expression must not contain ';' (one expression, no statements).",
+                                   where=where))
         parsed = sqlglot.parse(text, read="duckdb")
     except (ParseError, TokenError) as err:
         detail = str(err).splitlines()[0][:160]
-        raise ConfigError(f"{where}: expression does not parse as SQL ({detail}).") from None
+        raise ConfigError(Said("%(where)s: expression does not parse as SQL (%(why)s).", where=where,
+                               why=detail)) from None
     if len(parsed) != 1 or parsed[0] is None:
-        raise ConfigError(f"{where}: expression must be exactly one SQL expression.")
+        raise ConfigError(Said("%(where)s: expression must be exactly one SQL expression.", where=where))
     tree = parsed[0]
     for node in tree.walk():
         if isinstance(node, _FORBIDDEN):
-            kind = "a subquery" if isinstance(node, exp.Query | exp.Subquery) else f"{node.key.upper()}"
-            raise ConfigError(
-                f"{where}: expression must be one scalar expression over the source table's columns; found {kind}."
-            )
+            if isinstance(node, exp.Query | exp.Subquery):
+                raise ConfigError(Said("%(where)s: expression must be one scalar expression over the source "
+                                       "table's columns; found a subquery.", where=where))
+            raise ConfigError(Said("%(where)s: expression must be one scalar expression over the source table's "
+                                   "columns; found %(kind)s.", where=where, kind=node.key.upper()))
         if isinstance(node, exp.Func):
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
             if name.lower().startswith(_FORBIDDEN_FUNCTIONS):
-                raise ConfigError(f"{where}: function {name} is not allowed in a mapping expression.")
+                raise ConfigError(Said("%(where)s: function %(name)s is not allowed in a mapping expression.",
+                                       where=where, name=name))
         if isinstance(node, exp.Column) and node.table:
-            raise ConfigError(f"{where}: refer to columns without a table prefix ({node.sql()}).")
+            raise ConfigError(Said("%(where)s: refer to columns without a table prefix (%(column)s).", where=where,
+                                   column=node.sql()))
     return tree

@@ -17,6 +17,7 @@ from etl.catchup import Schedule
 from etl.changes import Changes
 from etl.errors import HELD_BACK, ConfigError, PosyncError
 from etl.faults import checkpoint
+from etl.i18n import said_of
 from etl.ledger import Counts
 from etl.mapping import Mapping
 from etl.remotes import Remote, all_remotes
@@ -241,7 +242,7 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
                              f"{extracted.counts.get('voucher_lines', 0):,} lines")
     except PosyncError as err:
         extract.discard(store.con, remote.name, TABLES)
-        result.status, result.error, result.error_code = "error", str(err), err.exit_code
+        result.status, result.error, result.error_code = "error", said_of(err), err.exit_code
         say(remote.name, f"error: {err}")
         with store.transaction() as con:
             ledger.log(con, "validate" if request.validate_only else "import", "error", str(err),

@@ -25,6 +25,7 @@ import duckdb
 
 from etl.errors import ConfigError, PosyncError, StoreLocked, TransientError
 from etl.faults import checkpoint
+from etl.i18n import Said
 
 if TYPE_CHECKING:
     import psycopg
@@ -75,10 +76,9 @@ def redact(uri: str) -> str:
 def refuse_password(uri: str, what: str) -> None:
     """ConfigError when a URI carries a password: it would end up in the remotes table, the log, ps."""
     if has_password(uri):
-        raise ConfigError(
-            f"leave the password out of the PostgreSQL URI of {what} ({redact(uri)}); posync reads it from "
-            "PGPASSWORD or ~/.pgpass (one line host:port:database:user:password, chmod 600)."
-        )
+        raise ConfigError(Said(
+            "leave the password out of the PostgreSQL URI of %(what)s (%(uri)s); posync reads it from PGPASSWORD or "
+            "~/.pgpass (one line host:port:database:user:password, chmod 600).", what=what, uri=redact(uri)))
 
 
 def connect_uri(uri: str) -> str:
@@ -146,15 +146,16 @@ def connect_error(uri: str, err: BaseException, what: str,
     """One clear sentence for a failed connection: transient (retried) or `terminal` (a configuration problem)."""
     reason = libpq_reason(err)
     if is_transient(reason):
-        return TransientError(
-            f"{what}: cannot reach PostgreSQL at {redact(uri)} ({reason}); it will be retried on the next run."
-        )
-    hint = ""
+        return TransientError(Said("%(what)s: cannot reach PostgreSQL at %(uri)s (%(why)s); it will be retried on "
+                                   "the next run.", what=what, uri=redact(uri), why=reason))
     if "password" in reason.lower():
-        hint = "; set PGPASSWORD or add the password to ~/.pgpass"
-    elif "does not exist" in reason.lower():
-        hint = "; create it, or check the URI"
-    return terminal(f"{what}: PostgreSQL at {redact(uri)} refused the connection ({reason}){hint}.")
+        return terminal(Said("%(what)s: PostgreSQL at %(uri)s refused the connection (%(why)s); set PGPASSWORD or "
+                             "add the password to ~/.pgpass.", what=what, uri=redact(uri), why=reason))
+    if "does not exist" in reason.lower():
+        return terminal(Said("%(what)s: PostgreSQL at %(uri)s refused the connection (%(why)s); create it, or "
+                             "check the URI.", what=what, uri=redact(uri), why=reason))
+    return terminal(Said("%(what)s: PostgreSQL at %(uri)s refused the connection (%(why)s).", what=what,
+                         uri=redact(uri), why=reason))
 
 
 def _psycopg() -> Any:

@@ -35,11 +35,14 @@ from sqlglot import exp
 from etl.engines import attach, detach, load_extension
 from etl.errors import PosyncError
 from etl.faults import checkpoint
+from etl.i18n import N_, Said
 from etl.mapping import Mapping
 from etl.staging import Snapshot
 
 BATCH_ROWS = 2**30  # one Arrow batch per read: ADBC infers a column's type from the whole result
 DISTINCT_LIMIT = 2000  # more distinct date values than this and the date filter is not pushed into SQLite
+CANNOT_OPEN = N_("register %(register)s: cannot open the database (%(why)s).")
+READ_FAILED = N_("register %(register)s: reading it failed (%(why)s).")
 _names = itertools.count(1)
 
 
@@ -140,7 +143,7 @@ class SqliteReader:
         try:
             self._con = adbc.connect(f"file:{path}?mode=ro")
         except Exception as err:  # noqa: BLE001 - the driver raises its own error types
-            raise PosyncError(f"register {register}: cannot open the database ({first_line(err)}).") from None
+            raise PosyncError(Said(CANNOT_OPEN, register=register, why=first_line(err))) from None
         self._tables: dict[str, Describe] = {}
         self._names: dict[str, str] | None = None
         self._mixed: dict[str, set[str]] = {}
@@ -167,7 +170,7 @@ class SqliteReader:
         except PosyncError:
             raise
         except Exception as err:  # noqa: BLE001 - a malformed file can fail any statement
-            raise PosyncError(f"register {self.register}: reading it failed ({first_line(err)}).") from None
+            raise PosyncError(Said(READ_FAILED, register=self.register, why=first_line(err))) from None
         finally:
             cursor.close()
 
@@ -366,8 +369,7 @@ class AttachedReader:
             load_extension(con, snapshot.engine.extension)
             attach(con, snapshot.target, self.alias, snapshot.engine, read_only=True)
         except duckdb.Error as err:
-            raise PosyncError(f"register {snapshot.register}: cannot open the database ({first_line(err)}).") \
-                from None
+            raise PosyncError(Said(CANNOT_OPEN, register=snapshot.register, why=first_line(err))) from None
         self._columns: dict[str, dict[str, tuple[str, str]]] | None = None
         self._tables: dict[str, str] = {}
 
@@ -407,7 +409,7 @@ class AttachedReader:
             types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() "
                                      "WHERE table_name = ? AND database_name = 'temp'", [name]).fetchall())
         except duckdb.Error as err:
-            raise PosyncError(f"register {self.register}: reading it failed ({first_line(err)}).") from None
+            raise PosyncError(Said(READ_FAILED, register=self.register, why=first_line(err))) from None
         columns = {c.lower(): SourceColumn(c, types.get(c) or described.get(c.lower(), (c, "VARCHAR"))[1])
                    for c in types}
         return Source(name, columns)

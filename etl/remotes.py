@@ -15,7 +15,7 @@ from typing import Any
 from etl import fit, ledger, paths, postgres, share
 from etl.engines import ENGINES, is_postgres_uri, sniff
 from etl.errors import ConfigError, PosyncError, TransientError
-from etl.i18n import Said
+from etl.i18n import Said, said_of
 from etl.mapping import load_mapping
 from etl.store import Store
 
@@ -198,8 +198,9 @@ def rename(store: Store, old: str, new: str) -> list[str]:
             raise ConfigError(Said("a register named %(name)s already exists; choose another name.", name=new))
         for table in _HISTORY:
             if con.execute(f"SELECT 1 FROM {table} WHERE register = ? LIMIT 1", [new]).fetchone():
-                raise ConfigError(f"{new} was a register before: main still holds its {table.replace('_', ' ')} "
-                                  "under that name; choose another name (nothing was changed).")
+                raise ConfigError(Said("%(name)s was a register before: main still holds its %(what)s under that "
+                                       "name; choose another name (nothing was changed).", name=new,
+                                       what=table.replace('_', ' ')))
         for table, column in REGISTER_COLUMNS:
             con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new, old])
         ledger.log(con, "remote rename", "ok", f"renamed {old} to {new}: its data, codes, push state and log "
@@ -218,7 +219,7 @@ def _check_postgres(uri: str) -> None:
     try:
         postgres.connect(uri, "register").close()
     except PosyncError as err:
-        raise ConfigError(f"{err} Pass --no-check to register it anyway.") from None
+        raise ConfigError(Said("%(why)s Pass --no-check to register it anyway.", why=said_of(err))) from None
 
 
 def reachable(remote: Remote) -> bool:

@@ -131,6 +131,8 @@ def finding_text(finding: Finding) -> str:
     if i18n.language() == i18n.DEFAULT or not finding.template:
         return finding.message
     params = {k: i18n.join_and(v) if isinstance(v, tuple) else v for k, v in finding.params}
+    if finding.plural:
+        return i18n.ngettext(finding.template, finding.plural, int(params.pop("num")), **params)
     return _(finding.template, **params)
 
 
@@ -481,7 +483,7 @@ def _text_registers(report: Report) -> list[str]:
         return [_("REGISTERS"), "  " + _("none")]
     table = text_table(_REGISTER_COLUMNS, [_text_register_row(r) for r in report.registers])
     lines = [_("REGISTERS"), *(f"  {row}" for row in table)]
-    lines.extend(f"  {clean(r.name)}: {clean(r.error)}" for r in report.registers if r.error)
+    lines.extend(f"  {clean(r.name)}: {clean(i18n.shown(r.error))}" for r in report.registers if r.error)
     return lines
 
 
@@ -716,9 +718,9 @@ def _html_register_row(reg: RegisterSummary) -> str:
     shown = i18n.word("status", reg.status)
     badge = f'<td><span class="badge {status}">{e(shown)}</span></td>'
     if reg.status == "error":
-        error = e(reg.error or _("could not be read"))
+        error = e(i18n.shown(reg.error) if reg.error else _("could not be read"))
         return f'<tr><th scope="row">{e(reg.name)}</th>{badge}<td colspan="8" class="error">{error}</td></tr>'
-    note = f'<div class="error">{e(reg.error)}</div>' if reg.error else ""
+    note = f'<div class="error">{e(i18n.shown(reg.error))}</div>' if reg.error else ""
     cells = [
         (reg.vouchers, ""),
         (reg.lines, ""),

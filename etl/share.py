@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from etl.errors import PosyncError, TransientError
+from etl.i18n import Said
 
 T = TypeVar("T")
 
@@ -44,10 +45,9 @@ def bounded(register: str, what: str, fn: Callable[..., T], *args: object) -> T:
     worker.start()
     worker.join(timeout())
     if worker.is_alive():
-        raise TransientError(
-            f"register {register}: {what} took more than {timeout():g} s (share unreachable?); "
-            "it will be retried on the next run."
-        )
+        raise TransientError(Said("register %(register)s: %(what)s took more than %(s)s s (share unreachable?); "
+                                  "it will be retried on the next run.", register=register, what=what,
+                                  s=f"{timeout():g}"))
     if error:
         raise error[0]
     return value[0]
@@ -55,12 +55,12 @@ def bounded(register: str, what: str, fn: Callable[..., T], *args: object) -> T:
 
 def _kind(mode: int) -> str:
     if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
+        return Said("a named pipe (FIFO)")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+        return Said("a device")
     if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
+        return Said("a socket")
+    return Said("not a regular file")
 
 
 def locate(register: str, path: str) -> Path:
@@ -72,16 +72,19 @@ def locate(register: str, path: str) -> Path:
     try:
         mode = bounded(register, "reaching the file", lambda: os.stat(path).st_mode)
     except FileNotFoundError:
-        raise PosyncError(f"register {register}: file not found (path {path}); check `posync remote list`.") \
-            from None
+        raise PosyncError(Said("register %(register)s: file not found (path %(path)s); check `posync remote "
+                               "list`.", register=register, path=str(path))) from None
     except OSError as err:
-        raise TransientError(f"register {register}: cannot reach {path} ({err.strerror or err}); "
-                             "it will be retried on the next run.") from None
+        raise TransientError(Said("register %(register)s: cannot reach %(path)s (%(why)s); it will be retried "
+                                  "on the next run.", register=register, path=str(path),
+                                  why=str(err.strerror or err))) from None
     if stat.S_ISDIR(mode):
-        raise PosyncError(f"register {register}: {path} is a folder; `posync remote edit` it to the database file.")
+        raise PosyncError(Said("register %(register)s: %(path)s is a folder; `posync remote edit` it to the database "
+                               "file.", register=register, path=str(path)))
     if not stat.S_ISREG(mode):
-        raise PosyncError(f"register {register}: {path} is {_kind(mode)}, not a database file; "
-                          "`posync remote edit` it to the database file.")
+        raise PosyncError(Said("register %(register)s: %(path)s is %(kind)s, not a database file; `posync "
+                               "remote edit` it to the database file.", register=register, path=str(path),
+                               kind=_kind(mode)))
     return Path(bounded(register, "reaching the file", os.path.realpath, path))
 
 

@@ -18,9 +18,12 @@ from etl import share
 from etl.engines import Engine, is_postgres_uri, sniff
 from etl.errors import PosyncError, TransientError
 from etl.faults import checkpoint
+from etl.i18n import N_, Said, said_of
 
 COPY_ATTEMPTS = 3
 CHUNK = 1 << 20
+
+CORRUPT = N_("register %(register)s: database file is corrupt (%(why)s).")
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
     except TransientError:
         raise
     except PosyncError as err:
-        raise PosyncError(f"register {register}: {err}") from None
+        raise PosyncError(Said("register %(register)s: %(why)s", register=register, why=said_of(err))) from None
     dest = staging_root / register
     files = _files(path, engine)
     for attempt in range(COPY_ATTEMPTS):
@@ -101,21 +104,18 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
         except OSError as err:
             shutil.rmtree(dest, ignore_errors=True)
             if err.errno == 28:  # ENOSPC
-                raise PosyncError(
-                    f"register {register}: disk full at {dest} while staging; free space, then rerun."
-                ) from None
-            raise TransientError(
-                f"register {register}: copy failed ({err.strerror or err}: {err.filename or source}); "
-                "the share may have dropped; it will be retried on the next run."
-            ) from None
+                raise PosyncError(Said("register %(register)s: disk full at %(path)s while staging; free space, "
+                                       "then rerun.", register=register, path=str(dest))) from None
+            raise TransientError(Said(
+                "register %(register)s: copy failed (%(why)s: %(path)s); the share may have dropped; it will be "
+                "retried on the next run.", register=register, why=str(err.strerror or err),
+                path=str(err.filename or source))) from None
         if stable:
             return Snapshot(register, str(dest / path.name), engine, sha)
         time.sleep(0.2 * (attempt + 1))
     shutil.rmtree(dest, ignore_errors=True)
-    raise TransientError(
-        f"register {register}: the file kept changing while it was copied ({COPY_ATTEMPTS} tries); "
-        "it will be retried on the next run."
-    )
+    raise TransientError(Said("register %(register)s: the file kept changing while it was copied (%(n)s tries); "
+                              "it will be retried on the next run.", register=register, n=COPY_ATTEMPTS))
 
 
 def check(snapshot: Snapshot) -> None:
@@ -130,10 +130,10 @@ def check(snapshot: Snapshot) -> None:
         finally:
             con.close()
     except sqlite3.DatabaseError as err:
-        raise PosyncError(f"register {snapshot.register}: database file is corrupt ({err}).") from None
+        raise PosyncError(Said(CORRUPT, register=snapshot.register, why=str(err))) from None
     if result != [("ok",)]:
         sample = "; ".join(" ".join(str(r[0]).replace("*** in database main ***", "").split()) for r in result[:3])
-        raise PosyncError(f"register {snapshot.register}: database file is corrupt (quick_check: {sample}).")
+        raise PosyncError(Said(CORRUPT, register=snapshot.register, why=f"quick_check: {sample}"))
 
 
 def cleanup(staging_root: Path, register: str | None = None) -> None:

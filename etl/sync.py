@@ -21,7 +21,7 @@ from etl import sources as sources_
 from etl.catalogs import PushRequest, RegisterPush, push_catalogs
 from etl.catchup import Schedule
 from etl.errors import HELD_BACK, ConfigError, PosyncError
-from etl.i18n import Said
+from etl.i18n import Said, said_of
 from etl.ledger import Counts
 from etl.mapping import Mapping as RegisterMapping
 from etl.mapping import load_mapping
@@ -224,7 +224,7 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
                 got[remote.name] = mapped
             except PosyncError as err:
                 extract.discard(store.con, remote.name, tables)
-                failures[remote.name] = Outcome(remote.name, "", "error", message=str(err),
+                failures[remote.name] = Outcome(remote.name, "", "error", message=said_of(err),
                                                 exit_code=err.exit_code, transient=err.transient)
                 say(remote.name, f"error: {err}")
                 with store.transaction() as con:

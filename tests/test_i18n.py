@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,13 @@ from click.testing import CliRunner
 from etl import i18n
 from etl.cli import cli
 from sample_data import SampleSpec, generate
-from tests.conftest import DAY1, Posync
+from tests.conftest import DAY1, Posync, sqlite_exec
+from tests.test_catalogs_support import make_register, product
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALES = ROOT / "etl" / "locale"
-KEYWORDS = ("-k", "N_", "-k", "NP_:1c,2", "-k", "Said")  # as `make i18n` extracts (checked against the Makefile below)
+# as `make i18n` extracts (checked against the Makefile below)
+KEYWORDS = ("-k", "N_", "-k", "NP_:1c,2", "-k", "Said", "-k", "Nn_:1,2")
 SPANISH = {"POSYNC_LANG": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "es_CO.UTF-8"}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sr]")
 
@@ -77,7 +80,7 @@ def test_no_message_is_marked_inside_an_f_string_where_extraction_cannot_see_it(
     """pybabel reads an f-string as one token: a `_("…")` inside one never reaches the catalog (nor this test)."""
     import tokenize
 
-    call = re.compile(r"(?<![\w.])(_|ngettext|N_|NP_|Said)\(")
+    call = re.compile(r"(?<![\w.])(_|ngettext|N_|Nn_|NP_|Said)\(")
     found = []
     for path in sorted([*(ROOT / "etl").rglob("*.py"), *(ROOT / "validators").rglob("*.py")]):
         with path.open("rb") as f:
@@ -319,3 +322,79 @@ def test_the_html_report_in_spanish_shows_spanish_check_titles_in_a_real_browser
     spanish_browser.get(english.as_uri())
     assert spanish_browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     assert "Voucher code used by two registers" in spanish_browser.find_element(By.ID, "conflicts").text
+
+
+# ---------------------------------------------------------------- findings and library errors in Spanish
+
+
+def _spanish_of(english: str) -> str:
+    """The Spanish of an English sentence posync said, from the catalog: the msgid that says the most of it,
+    its values carried over into the msgstr (the singular or plural form the English used)."""
+    best: tuple[int, str] | None = None
+    for m in po("es"):
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        for form, msgid in enumerate(ids):
+            if not msgid or "%(" not in msgid or msgid in strings:
+                continue
+            seen: set[str] = set()
+            pattern = ""
+            for piece in re.split(r"(%\(\w+\)s)", msgid):
+                name = piece[2:-2] if PLACEHOLDER.fullmatch(piece) else None
+                pattern += re.escape(piece) if name is None else f"(?P={name})" if name in seen else f"(?P<{name}>.+?)"
+                seen |= {name} if name else set()
+            found = re.fullmatch(pattern, english)
+            literal = len(PLACEHOLDER.sub("", msgid))
+            if found and (best is None or literal > best[0]):
+                best = (literal, strings[min(form, len(strings) - 1)] % found.groupdict())
+    assert best is not None, f"no msgid in the catalog says {english!r}"
+    return best[1]
+
+
+def test_findings_of_a_numbering_gap_and_a_bad_value_are_said_in_spanish(
+        posync: Posync, make_registers: Any) -> None:
+    paths = make_registers(registers=3, vouchers_per_day=20, faults=frozenset({"bad_types"}))
+    for path in paths:
+        assert posync("remote", "add", path.stem, str(path)).exit_code == 0
+    sqlite_exec(paths[0], *[f"DELETE FROM {t} WHERE voucher_code = 'FV1' AND number BETWEEN 1004 AND 1006"
+                            for t in ("voucher_lines", "payments", "vouchers")])
+    english = posync("validate", "--date", DAY1, "--format", "json")
+    findings = json.loads(english.stdout)["findings"]
+    said = {f["check"]: f["message"] for f in findings if f["check"] in ("numbering_gap", "bad_values")}
+    assert set(said) == {"numbering_gap", "bad_values"}, findings
+    spanish = posync("--lang", "es", "validate", "--date", DAY1)
+    assert spanish.exit_code == english.exit_code
+    for check, message in said.items():
+        expected = _spanish_of(message)
+        assert expected != message and expected in spanish.output, (check, expected, spanish.output)
+        assert message not in spanish.output
+    assert "a FV1 le faltan 1004–1006" in spanish.output  # the catalog's words, read by a person once
+    again = posync("--lang", "es", "validate", "--date", DAY1, "--format", "json")
+    assert [f["message"] for f in json.loads(again.stdout)["findings"]] == \
+        [f["message"] for f in findings]  # --json stays English
+
+
+def test_a_push_refused_by_the_delete_guard_is_said_in_spanish_english_in_json_and_the_log(
+        posync: Posync, tmp_path: Path) -> None:
+    path = make_register(tmp_path / "caja1.db", rows={"products": [product(f"P{i}") for i in range(4)]})
+    assert posync("remote", "add", "caja1", str(path)).exit_code == 0
+    (tmp_path / "products.csv").write_text("product_id,name\nP1,x\n", encoding="utf-8")
+    assert posync("catalogs", "load", "products", str(tmp_path / "products.csv")).exit_code == 0
+    english_text = ("would delete 3 of 4 products on caja1: refused; check main's catalog, or rerun with --force if "
+                    "that is intended (the rows are backed up first).")
+    refusal = po("es").get("would delete %(n)s of %(total)s %(table)s on %(register)s").string
+    sentence = po("es").get("%(refusals)s: refused; check main's catalog, or rerun with --force if that is intended "
+                            "(the rows are backed up first).").string
+    spanish_text = sentence % {"refusals": refusal % {"n": "3", "total": "4", "table": "products",
+                                                      "register": "caja1"}}
+
+    spanish = posync("--lang", "es", "catalogs", "push", "--mode", "replace")
+    english = posync("--lang", "en", "catalogs", "push", "--mode", "replace")
+    as_json = posync("--lang", "es", "catalogs", "push", "--mode", "replace", "--json")
+
+    assert spanish.exit_code == english.exit_code == as_json.exit_code == 2
+    assert f"  caja1: {spanish_text}\n" in spanish.stdout and "would delete" not in spanish.stdout
+    assert f"  caja1: {english_text}\n" in english.stdout
+    assert english_text in as_json.stdout and spanish_text not in as_json.stdout
+    logged = posync.rows("SELECT message FROM sync_log WHERE action = 'push' ORDER BY logged_at")
+    assert logged == [(english_text,)] * 3

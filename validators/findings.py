@@ -42,13 +42,29 @@ def both(names: tuple[str, ...] | list[str]) -> str:
     return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
 
 
-def said(template: str, **params: Any) -> dict[str, Any]:
+def Nn_(singular: str, plural: str, /) -> tuple[str, str]:
+    """Mark a message said of a count (%(num)s) for the catalog: its singular and its plural."""
+    return singular, plural
+
+
+def said(template: str | tuple[str, str], **params: Any) -> dict[str, Any]:
     """A finding's message in English, with the msgid and values a report translates it from.
+
+    A template made with Nn_ is chosen by the count `num`, written with thousands separators (other ints as
+    they are).
 
     >>> said("%(code)s in %(registers)s", code="FV1", registers=("caja1", "caja2"))["message"]
     'FV1 in caja1 and caja2'
+    >>> said(Nn_("%(num)s voucher in %(r)s", "%(num)s vouchers in %(r)s"), num=1412, r="caja1")["message"]
+    '1,412 vouchers in caja1'
     """
     english = {k: both(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    if isinstance(template, tuple):
+        singular, plural = template
+        num = params["num"]
+        english["num"] = f"{num:,}"
+        return {"message": (singular if num == 1 else plural) % english, "template": singular, "plural": plural,
+                "params": tuple(params.items())}
     return {"message": template % english, "template": template, "params": tuple(params.items())}
 
 
@@ -80,6 +96,7 @@ class Finding:
     per_register: tuple[tuple[str, int], ...] = ()  # a code clash: each register's vouchers of that code
     template: str = ""  # the English msgid `message` was made from (see `said`); "" when there is none yet
     params: tuple[tuple[str, Any], ...] = ()  # its %(name)s values: ints are counts, tuples are register names
+    plural: str = ""  # the plural msgid when `template` is said of the count `num` (see `Nn_`)
 
     @property
     def is_rejection(self) -> bool:

@@ -6,10 +6,49 @@ from typing import Any
 
 from etl.schema import TABLES
 from validators.context import Batches, Context
-from validators.findings import Finding, Severity, plural
+from validators.findings import N_, Finding, Nn_, Severity, said
 
 CHILDREN = ("voucher_lines", "payments")
 KEY_SQL = "register, voucher_code, number"
+
+DUPLICATED = {  # check 3's sentence, by the table the key is twice in
+    "vouchers": Nn_("%(register)s has %(num)s voucher number twice in vouchers (first: %(first)s); those vouchers "
+                    "are held back",
+                    "%(register)s has %(num)s voucher numbers twice in vouchers (first: %(first)s); those vouchers "
+                    "are held back"),
+    "voucher_lines": Nn_("%(register)s has %(num)s voucher number twice in voucher_lines (first: %(first)s); those "
+                         "vouchers are held back",
+                         "%(register)s has %(num)s voucher numbers twice in voucher_lines (first: %(first)s); those "
+                         "vouchers are held back"),
+    "payments": Nn_("%(register)s has %(num)s voucher number twice in payments (first: %(first)s); those vouchers "
+                    "are held back",
+                    "%(register)s has %(num)s voucher numbers twice in payments (first: %(first)s); those vouchers "
+                    "are held back"),
+}
+ORPHANED = {  # check 4's sentence, by the child table
+    "voucher_lines": Nn_("%(register)s has %(n)s voucher lines of %(num)s voucher number whose header does not "
+                         "exist; rejected",
+                         "%(register)s has %(n)s voucher lines of %(num)s voucher numbers whose header does not "
+                         "exist; rejected"),
+    "payments": Nn_("%(register)s has %(n)s payments of %(num)s voucher number whose header does not exist; "
+                    "rejected",
+                    "%(register)s has %(n)s payments of %(num)s voucher numbers whose header does not exist; "
+                    "rejected"),
+}
+UNREADABLE = {  # check 5's sentence, by the table of the bad values
+    "vouchers": Nn_("%(register)s: %(num)s voucher held back for vouchers values that are missing or unreadable "
+                    "(first: %(first)s)",
+                    "%(register)s: %(num)s vouchers held back for vouchers values that are missing or unreadable "
+                    "(first: %(first)s)"),
+    "voucher_lines": Nn_("%(register)s: %(num)s voucher held back for voucher lines values that are missing or "
+                         "unreadable (first: %(first)s)",
+                         "%(register)s: %(num)s vouchers held back for voucher lines values that are missing or "
+                         "unreadable (first: %(first)s)"),
+    "payments": Nn_("%(register)s: %(num)s voucher held back for payments values that are missing or unreadable "
+                    "(first: %(first)s)",
+                    "%(register)s: %(num)s vouchers held back for payments values that are missing or unreadable "
+                    "(first: %(first)s)"),
+}
 
 
 def _keys(rows: list[dict[str, Any]]) -> tuple[tuple[str, str, int], ...]:
@@ -50,10 +89,8 @@ def duplicate_keys(batches: Batches, ctx: Context) -> list[Finding]:
                 registers=(register,),
                 voucher_code=first["voucher_code"],
                 rows=len(rows),
-                message=(
-                    f"{register} has {plural(len(rows), 'voucher number')} twice in {table} "
-                    f"(first: {first['voucher_code']}-{first['number']}); those vouchers are held back"
-                ),
+                **said(DUPLICATED[table], register=register, num=len(rows),
+                       first=f"{first['voucher_code']}-{first['number']}"),
                 samples=_samples(batches, table, where, register, ctx.sample_size),
                 rejected_keys=_keys(rows),
             ))
@@ -83,8 +120,7 @@ def orphans(batches: Batches, ctx: Context) -> list[Finding]:
                 registers=(register,),
                 voucher_code=group[0]["voucher_code"],
                 rows=len(group),
-                message=(f"{register} has {n} {table.replace('_', ' ')} of {plural(len(group), 'voucher number')} "
-                         "whose header does not exist; rejected"),
+                **said(ORPHANED[table], register=register, n=int(n), num=len(group)),
                 samples=tuple(group[: ctx.sample_size]),
                 rejected_keys=_keys(group),
             ))
@@ -100,7 +136,9 @@ def orphans(batches: Batches, ctx: Context) -> list[Finding]:
             severity=Severity.WARNING,
             registers=(e["register"],),
             rows=int(e["n"]),
-            message=f"{e['register']} has {plural(int(e['n']), 'voucher')} without lines (first: {e['first']})",
+            **said(Nn_("%(register)s has %(num)s voucher without lines (first: %(first)s)",
+                       "%(register)s has %(num)s vouchers without lines (first: %(first)s)"),
+                   register=e["register"], num=int(e["n"]), first=e["first"]),
         ))
     return findings
 
@@ -143,7 +181,6 @@ def required_and_casts(batches: Batches, ctx: Context) -> list[Finding]:
         where = _bad_where(table, ctx)
         rows = batches.rows(f"SELECT DISTINCT {KEY_SQL} FROM stage.{table} WHERE {where} ORDER BY ALL")
         child_key = f", {_CHILD_KEY[table]}" if _CHILD_KEY[table] else ""
-        what = table.replace("_", " ")
         for register, group in _by_register(rows).items():
             samples = tuple(batches.rows(
                 f"""SELECT register, voucher_code, number{child_key},
@@ -160,8 +197,7 @@ def required_and_casts(batches: Batches, ctx: Context) -> list[Finding]:
                 registers=(register,),
                 voucher_code=group[0]["voucher_code"],
                 rows=len(group),
-                message=(f"{register}: {plural(len(group), 'voucher')} held back for {what} values that are "
-                         f"missing or unreadable (first: {named})"),
+                **said(UNREADABLE[table], register=register, num=len(group), first=named),
                 samples=samples,
                 rejected_keys=_keys(group),
             ))
@@ -176,10 +212,11 @@ def required_and_casts(batches: Batches, ctx: Context) -> list[Finding]:
             severity=Severity.WARNING,
             registers=(s["register"],),
             rows=int(s["n"]),
-            message=(
-                f"{s['register']}: {plural(int(s['n']), 'voucher')} issued on another day than their business date "
-                f"(first: {s['first']}); the business date decides"
-            ),
+            **said(Nn_("%(register)s: %(num)s voucher issued on another day than their business date (first: "
+                       "%(first)s); the business date decides",
+                       "%(register)s: %(num)s vouchers issued on another day than their business date (first: "
+                       "%(first)s); the business date decides"),
+                   register=s["register"], num=int(s["n"]), first=s["first"]),
         ))
     return findings
 
@@ -205,8 +242,11 @@ def totals(batches: Batches, ctx: Context) -> list[Finding]:
             registers=(register,),
             voucher_code=group[0]["voucher_code"],
             rows=len(group),
-            message=(f"{register}: {plural(len(group), 'voucher')} whose total differs from its lines or payments "
-                     "by more than 0.01"),
+            **said(Nn_("%(register)s: %(num)s voucher whose total differs from its lines or payments by more "
+                       "than 0.01",
+                       "%(register)s: %(num)s vouchers whose total differs from its lines or payments by more "
+                       "than 0.01"),
+                   register=register, num=len(group)),
             samples=tuple(group[: ctx.sample_size]),
         )
         for register, group in _by_register(rows).items()
@@ -243,10 +283,11 @@ def negative_amounts(batches: Batches, ctx: Context) -> list[Finding]:
             registers=(register,),
             voucher_code=group[0]["voucher_code"],
             rows=len(group),
-            message=(
-                f"{register}: {plural(len(group), 'invoice value')} negative or zero (quantities, prices or totals); "
-                "allowed on credit notes only, imported as they are"
-            ),
+            **said(Nn_("%(register)s: %(num)s invoice value negative or zero (quantities, prices or totals); "
+                       "allowed on credit notes only, imported as they are",
+                       "%(register)s: %(num)s invoice values negative or zero (quantities, prices or totals); "
+                       "allowed on credit notes only, imported as they are"),
+                   register=register, num=len(group)),
             samples=tuple(group[: ctx.sample_size]),
         )
         for register, group in _by_register(rows).items()
@@ -279,8 +320,9 @@ def no_sales(batches: Batches, ctx: Context) -> list[Finding]:
             severity=Severity.WARNING,
             registers=(r["register"],),
             rows=0,
-            message=(f"{r['register']}: no vouchers on {ctx.process_date}; last sales {r['last_sales']} "
-                     "(is the register on, and recording its sales?)"),
+            **said(N_("%(register)s: no vouchers on %(date)s; last sales %(last)s (is the register on, and "
+                      "recording its sales?)"),
+                   register=r["register"], date=str(ctx.process_date), last=str(r["last_sales"])),
         )
         for r in rows
     ]

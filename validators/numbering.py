@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from validators.context import Batches, Context
-from validators.findings import Finding, Severity, plural
+from validators.findings import N_, Finding, Nn_, Severity, said
 
 
 def format_gaps(code: str, gaps: list[tuple[int, int]], limit: int = 5) -> str:
@@ -46,15 +46,23 @@ def gaps(batches: Batches, ctx: Context) -> list[Finding]:
         """
     )
     findings = []
+    limit = 5
     for r in rows:
         spans = [(int(g["lo"]), int(g["hi"])) for g in r["gaps"]]
+        listed = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in spans[:limit])
+        if len(spans) > limit:
+            message = said(N_("%(code)s %(gaps)s and %(more)s more gaps missing (a missing number may be a sale "
+                              "that has not arrived)"), code=r["voucher_code"], gaps=listed, more=len(spans) - limit)
+        else:
+            message = said(N_("%(code)s %(gaps)s missing (a missing number may be a sale that has not arrived)"),
+                           code=r["voucher_code"], gaps=listed)
         findings.append(Finding(
             check="numbering_gap",
             severity=Severity.WARNING,
             registers=(r["register"],),
             voucher_code=r["voucher_code"],
             rows=int(r["missing"]),
-            message=format_gaps(r["voucher_code"], spans) + " (a missing number may be a sale that has not arrived)",
+            **message,
             samples=tuple({"from": a, "to": b} for a, b in spans[: ctx.sample_size]),
         ))
     return findings
@@ -83,10 +91,13 @@ def authorised_range(batches: Batches, ctx: Context) -> list[Finding]:
                 registers=(register,),
                 voucher_code=mine[0]["voucher_code"],
                 rows=len(mine),
-                message=(
-                    f"{register}: {plural(len(mine), 'voucher')} numbered outside their authorised DIAN range or dates"
-                    + ("; held back" if enforce else "")
-                ),
+                **said(Nn_("%(register)s: %(num)s voucher numbered outside their authorised DIAN range or dates; "
+                           "held back",
+                           "%(register)s: %(num)s vouchers numbered outside their authorised DIAN range or dates; "
+                           "held back") if enforce else
+                       Nn_("%(register)s: %(num)s voucher numbered outside their authorised DIAN range or dates",
+                           "%(register)s: %(num)s vouchers numbered outside their authorised DIAN range or dates"),
+                       register=register, num=len(mine)),
                 samples=tuple(mine[: ctx.sample_size]),
                 rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine) if enforce else (),
             ))
@@ -116,11 +127,11 @@ def prefix_number_twice(batches: Batches, ctx: Context) -> list[Finding]:
             registers=(register,),
             voucher_code=mine[0]["voucher_code"],
             rows=len(mine),
-            message=(
-                f"{register}: {plural(len(mine), 'voucher')} reuse{'s' if len(mine) == 1 else ''} a DIAN "
-                f"prefix+number already issued by another register (first: {mine[0]['prefix']}{mine[0]['number']}); "
-                "held back"
-            ),
+            **said(Nn_("%(register)s: %(num)s voucher reuses a DIAN prefix+number already issued by another "
+                       "register (first: %(first)s); held back",
+                       "%(register)s: %(num)s vouchers reuse a DIAN prefix+number already issued by another "
+                       "register (first: %(first)s); held back"),
+                   register=register, num=len(mine), first=f"{mine[0]['prefix']}{mine[0]['number']}"),
             samples=tuple(mine[: ctx.sample_size]),
             rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine),
         ))
@@ -170,11 +181,34 @@ def number_reused(batches: Batches, ctx: Context) -> list[Finding]:
         which = "; ".join(f"{c} {number_ranges([r['number'] for r in mine if r['voucher_code'] == c])}"
                           for c in codes)
         first = mine[0]
-        was = "another issue time" if first["main_date"] == first["date"] else str(first["main_date"])
-        why = "was the register restored from a backup or reinstalled?"
         if first["main_register"] != register:  # a code assigned to a replacement register must go on numbering
-            was = f"{first['main_register']}, {first['main_date']}"
-            why = f"a code {register} took over must continue after the numbers main holds"
+            message = said(Nn_(
+                "%(register)s reused %(num)s voucher number main already holds for another sale (%(which)s; first "
+                "imported for %(main)s, %(date)s): a number is issued once (DIAN), so it is held back; a code "
+                "%(register)s took over must continue after the numbers main holds",
+                "%(register)s reused %(num)s voucher numbers main already holds for another sale (%(which)s; first "
+                "imported for %(main)s, %(date)s): a number is issued once (DIAN), so they are held back; a code "
+                "%(register)s took over must continue after the numbers main holds"),
+                register=register, num=len(mine), which=which, main=first["main_register"],
+                date=str(first["main_date"]))
+        elif first["main_date"] == first["date"]:
+            message = said(Nn_(
+                "%(register)s reused %(num)s voucher number main already holds for another sale (%(which)s; first "
+                "imported for another issue time): a number is issued once (DIAN), so it is held back; was the "
+                "register restored from a backup or reinstalled?",
+                "%(register)s reused %(num)s voucher numbers main already holds for another sale (%(which)s; first "
+                "imported for another issue time): a number is issued once (DIAN), so they are held back; was the "
+                "register restored from a backup or reinstalled?"),
+                register=register, num=len(mine), which=which)
+        else:
+            message = said(Nn_(
+                "%(register)s reused %(num)s voucher number main already holds for another sale (%(which)s; first "
+                "imported for %(date)s): a number is issued once (DIAN), so it is held back; was the register "
+                "restored from a backup or reinstalled?",
+                "%(register)s reused %(num)s voucher numbers main already holds for another sale (%(which)s; first "
+                "imported for %(date)s): a number is issued once (DIAN), so they are held back; was the register "
+                "restored from a backup or reinstalled?"),
+                register=register, num=len(mine), which=which, date=str(first["main_date"]))
         samples: list[dict[str, object]] = []
         for r in mine[: ctx.sample_size]:
             samples.append({"version": "in main", "register": r["main_register"], "voucher_code": r["voucher_code"],
@@ -189,9 +223,7 @@ def number_reused(batches: Batches, ctx: Context) -> list[Finding]:
             registers=(register,),
             voucher_code=first["voucher_code"],
             rows=len(mine),
-            message=(f"{register} reused {plural(len(mine), 'voucher number')} main already holds for another sale "
-                     f"({which}; first imported for {was}): a number is issued once (DIAN), so "
-                     f"{'it is' if len(mine) == 1 else 'they are'} held back; {why}"),
+            **message,
             samples=tuple(samples),
             rejected_keys=tuple((r["register"], r["voucher_code"], r["number"]) for r in mine),
         ))

@@ -23,6 +23,7 @@ import duckdb
 from etl import paths
 from etl.catalogs.plan import Target, lit
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.store import quote
 
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -86,7 +87,8 @@ def backup_dir(data_dir: Path, backup_id: str) -> Path:
     etl.errors.ConfigError: backup id '../etc' is not valid; use an id from `posync catalogs backups`.
     """
     if not ID_RE.fullmatch(backup_id):
-        raise ConfigError(f"backup id {backup_id!r} is not valid; use an id from `posync catalogs backups`.")
+        raise ConfigError(Said("backup id %(backup)s is not valid; use an id from `posync catalogs backups`.",
+                               backup=repr(backup_id)))
     return paths.confined(data_dir, "backups", backup_id)
 
 
@@ -137,11 +139,13 @@ def read_manifest(data_dir: Path, backup_id: str) -> Manifest:
     folder = backup_dir(data_dir, backup_id)
     path = folder / MANIFEST
     if not path.is_file():
-        raise ConfigError(f"no backup {backup_id} in {folder.parent}; list them with `posync catalogs backups`.")
+        raise ConfigError(Said("no backup %(backup)s in %(folder)s; list them with `posync catalogs backups`.",
+                               backup=backup_id, folder=str(folder.parent)))
     try:
         return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as err:
-        raise ConfigError(f"backup {backup_id}: {MANIFEST} is damaged ({err}); it can't be restored.") from None
+        raise ConfigError(Said("backup %(backup)s: %(file)s is damaged (%(why)s); it can't be restored.",
+                               backup=backup_id, file=MANIFEST, why=str(err))) from None
 
 
 def saved_rows(data_dir: Path, manifest: Manifest, entry: BackupTable) -> str:

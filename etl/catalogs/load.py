@@ -23,6 +23,7 @@ from etl import casts, csvfiles, ledger
 from etl.catalogs.plan import Target, hash_sql, lit
 from etl.csvfiles import COMMA_NUMBER, POINT_NUMBER, CsvFormat
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.ledger import Counts
 from etl.schema import CATALOG_TABLES, TABLES
 from etl.store import Store, quote
@@ -65,14 +66,18 @@ def load_catalog(store: Store, table: str, file: Path, merge: bool = False,
                  options: CsvOptions | None = None) -> LoadResult:
     """Check the file, then replace (or merge into) main's catalog in one transaction, logged."""
     if table not in CATALOG_TABLES:
-        raise ConfigError(f"{table!r} is not a catalog; catalogs are {', '.join(CATALOG_TABLES)}.")
+        raise ConfigError(Said("%(table)s is not a catalog; catalogs are %(catalogs)s.", table=repr(table),
+                               catalogs=", ".join(CATALOG_TABLES)))
     file = Path(file)
     if not file.is_file():
-        raise ConfigError(f"{file}: no such file.")
+        raise ConfigError(Said("%(file)s: no such file.", file=str(file)))
     reader = READERS.get(file.suffix.lower())
     if reader is None:
-        kind = file.suffix or "(no extension)"
-        raise ConfigError(f"{file.name}: unknown format {kind}; give a .csv or .parquet file.")
+        if not file.suffix:
+            raise ConfigError(Said("%(file)s: unknown format (no extension); give a .csv or .parquet file.",
+                                   file=file.name))
+        raise ConfigError(Said("%(file)s: unknown format %(kind)s; give a .csv or .parquet file.", file=file.name,
+                               kind=file.suffix))
     con = store.con
     fmt: CsvFormat | None = None
     try:
@@ -86,7 +91,7 @@ def load_catalog(store: Store, table: str, file: Path, merge: bool = False,
         _check_values(con, table, file, columns, fmt)
         rows = _count(con, f"SELECT count(*) FROM {RAW}")
         if not rows:
-            raise ConfigError(f"{file.name}: the file has no rows; nothing was loaded.")
+            raise ConfigError(Said("%(file)s: the file has no rows; nothing was loaded.", file=file.name))
         _check_keys(con, table, file)
         return _write(store, table, file, columns, rows, merge, fmt)
     finally:
@@ -108,20 +113,21 @@ def _read(con: duckdb.DuckDBPyConnection, file: Path, source: str, fmt: CsvForma
         raise ConfigError(_read_error(file, str(err), fmt)) from None
 
 
-def _read_error(file: Path, error: str, fmt: CsvFormat | None) -> str:
+def _read_error(file: Path, error: str, fmt: CsvFormat | None) -> Said:
     """One sentence for a file DuckDB could not read: for a CSV, the line, what was wrong and how it was read."""
     first = error.strip().splitlines()[0][:300]
     if fmt is None:
-        return f"{file.name}: cannot be read as {file.suffix.lstrip('.').upper()} ({first})."
+        return Said("%(file)s: cannot be read as %(kind)s (%(why)s).", file=file.name,
+                    kind=file.suffix.lstrip('.').upper(), why=first)
     line = re.search(r"CSV Error on Line: (\d+)", error)
     fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", error)
-    how = f"read as {fmt.describe()}"
     if line and fields:
-        sep = csvfiles.SEPARATOR_NAMES[fmt.separator]
-        return (f"{file.name}: line {line.group(1)} has {fields.group(2)} values where the header has "
-                f"{fields.group(1)} ({how}); a {sep} inside a value needs quotes, or give the separator with "
-                "--separator.")
-    return f"{file.name}: cannot be read as CSV ({how}: {first})."
+        return Said("%(file)s: line %(line)s has %(found)s values where the header has %(expected)s (read as "
+                    "%(format)s); a %(separator)s inside a value needs quotes, or give the separator with "
+                    "--separator.", file=file.name, line=line.group(1), found=fields.group(2),
+                    expected=fields.group(1), format=fmt.describe(), separator=csvfiles.SEPARATOR_NAMES[fmt.separator])
+    return Said("%(file)s: cannot be read as CSV (read as %(format)s: %(why)s).", file=file.name,
+                format=fmt.describe(), why=first)
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, file: Path, options: CsvOptions, work: Path) -> CsvFormat:
@@ -130,8 +136,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, file: Path, options: CsvOptions, w
     names = [n.strip().lower() for n in csvfiles.header(file, fmt)]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise ConfigError(f"{file.name}: column(s) {', '.join(twice)} appear more than once in the header "
-                          f"(read as {fmt.describe()}).")
+        raise ConfigError(Said("%(file)s: column(s) %(columns)s appear more than once in the header (read as "
+                               "%(format)s).", file=file.name, columns=", ".join(twice), format=fmt.describe()))
     columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
     readable = csvfiles.as_utf8(file, fmt, work)
     try:
@@ -174,12 +180,15 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> tuple[st
     known = TABLES[table].column_names
     unknown = [c for c in present if c not in known]
     if unknown:
-        raise ConfigError(f"{file.name}: unknown column(s) {', '.join(unknown)} for {table} "
-                          f"(its columns: {', '.join(known)}).")
+        raise ConfigError(Said("%(file)s: unknown column(s) %(columns)s for %(table)s (its columns: %(known)s).",
+                               file=file.name, columns=", ".join(unknown), table=table, known=", ".join(known)))
     key = TABLES[table].key[0]
     if key not in present:
-        raise ConfigError(f"{file.name}: no {key} column, the key of {table} (columns found: "
-                          f"{', '.join(present) or 'none'}).")
+        if not present:
+            raise ConfigError(Said("%(file)s: no %(key)s column, the key of %(table)s (columns found: none).",
+                                   file=file.name, key=key, table=table))
+        raise ConfigError(Said("%(file)s: no %(key)s column, the key of %(table)s (columns found: %(found)s).",
+                               file=file.name, key=key, table=table, found=", ".join(present)))
     return tuple(c for c in known if c in present)
 
 
@@ -224,8 +233,8 @@ def _check_values(con: duckdb.DuckDBPyConnection, table: str, file: Path, column
         samples = "; ".join(f"row {r}: {c} {v!r} {why}{f' ({hint})' if hint else ''}"
                             for r, c, v, why, hint, _ in found)
         how = f" (read as {fmt.describe()})" if fmt is not None and not fmt.plain else ""
-        raise ConfigError(f"{file.name}: {found[0][5]:,} value(s) do not cast ({samples}){how}; "
-                          "fix them and load again.")
+        raise ConfigError(Said("%(file)s: %(n)s value(s) do not cast (%(samples)s)%(how)s; fix them and load "
+                               "again.", file=file.name, n=int(found[0][5]), samples=samples, how=how))
 
 
 def _check_keys(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
@@ -234,14 +243,16 @@ def _check_keys(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> None:
                         f"LIMIT {SAMPLES}").fetchall()
     if empty:
         rows = ", ".join(str(r[0]) for r in empty)
-        raise ConfigError(f"{file.name}: {TABLES[table].key[0]} is empty on row(s) {rows}; every row needs its key.")
+        raise ConfigError(Said("%(file)s: %(key)s is empty on row(s) %(rows)s; every row needs its key.",
+                               file=file.name, key=TABLES[table].key[0], rows=rows))
     dupes = con.execute(
         f"SELECT {key}, list(_row ORDER BY _row), count(*) OVER () FROM {RAW} GROUP BY {key} HAVING count(*) > 1 "
         f"ORDER BY min(_row) LIMIT {SAMPLES}").fetchall()
     if dupes:
         shown = "; ".join(f"{k!r} on rows {', '.join(map(str, r[:4]))}" for k, r, _ in dupes)
-        raise ConfigError(f"{file.name}: {dupes[0][2]:,} {TABLES[table].key[0]} value(s) appear more than once "
-                          f"({shown}); a catalog needs one row per key.")
+        raise ConfigError(Said("%(file)s: %(n)s %(key)s value(s) appear more than once (%(rows)s); a catalog "
+                               "needs one row per key.", file=file.name, n=int(dupes[0][2]),
+                               key=TABLES[table].key[0], rows=shown))
 
 
 def _write(store: Store, table: str, file: Path, columns: tuple[str, ...], rows: int, merge: bool,

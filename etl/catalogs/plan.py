@@ -20,6 +20,7 @@ import duckdb
 from sqlglot import exp
 
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.mapping import Mapping
 from etl.schema import TABLES
 from etl.store import quote
@@ -72,28 +73,28 @@ def target_for(mapping: Mapping, table: str, register: str) -> Target:
     Columns the mapping leaves out (null) are not pushed. The key must be a plain column.
     """
     if table not in mapping.tables:
-        raise ConfigError(
-            f"register {register}: mapping {mapping.file} has no {table} table ({mapping.json_path(table)}); "
-            f"map it, or leave {table} out of the push with --table."
-        )
+        raise ConfigError(Said(
+            "register %(register)s: mapping %(mapping)s has no %(table)s table (%(where)s); map it, or leave "
+            "%(table)s out of the push with --table.", register=register, mapping=mapping.file, table=table,
+            where=mapping.json_path(table)))
     table_map = mapping.tables[table]
     pairs: list[tuple[str, str]] = []
     for canonical in TABLES[table].column_names:
         expression = table_map.columns.get(canonical)
         if expression is None:
             if canonical in TABLES[table].key:
-                raise ConfigError(
-                    f"register {register}: {table}.{canonical} is the key but is not mapped "
-                    f"(mapping {mapping.file}, {mapping.json_path(table, canonical)}); a push needs it."
-                )
+                raise ConfigError(Said(
+                    "register %(register)s: %(column)s is the key but is not mapped (mapping %(mapping)s, "
+                    "%(where)s); a push needs it.", register=register, column=f"{table}.{canonical}",
+                    mapping=mapping.file, where=mapping.json_path(table, canonical)))
             continue
         plain = table_map.plain_column(canonical)
         if plain is None:
-            raise ConfigError(
-                f"register {register}: {table}.{canonical} is mapped by an expression "
-                f"(mapping {mapping.file}, {mapping.json_path(table, canonical)}), which a push can't write back; "
-                f"map it to a plain column, or leave {table} out with --table."
-            )
+            raise ConfigError(Said(
+                "register %(register)s: %(column)s is mapped by an expression (mapping %(mapping)s, %(where)s), "
+                "which a push can't write back; map it to a plain column, or leave %(table)s out with --table.",
+                register=register, column=f"{table}.{canonical}", mapping=mapping.file,
+                where=mapping.json_path(table, canonical), table=table))
         pairs.append((canonical, plain))
     key = TABLES[table].key[0]
     pairs.sort(key=lambda p: p[0] != key)  # key first, the rest in canonical order
@@ -283,10 +284,10 @@ def diff_table(con: duckdb.DuckDBPyConnection, register: str, target: Target, so
     ).fetchall()
     if dupes:
         keys = ", ".join(str(k[0]) for k in dupes)
-        raise ConfigError(
-            f"main's {target.table} has the same {target.key} on more than one row ({keys}); "
-            f"a push needs one row per key: fix main's catalog (posync catalogs load refuses duplicates)."
-        )
+        raise ConfigError(Said(
+            "main's %(table)s has the same %(key)s on more than one row (%(keys)s); a push needs one row per key: "
+            "fix main's catalog (posync catalogs load refuses duplicates).", table=target.table, key=target.key,
+            keys=keys))
     con.execute(f"DELETE FROM {ops} WHERE _op = 'update' AND _mask = ''")  # duplicate register rows, same values
     if not deletes:
         con.execute(f"DELETE FROM {ops} WHERE _op = 'delete'")
@@ -320,7 +321,7 @@ def main_source(table: str) -> str:
     return quote(table)
 
 
-def refusals(plan: PushPlan) -> list[str]:
+def refusals(plan: PushPlan) -> list[Said]:
     """Tables a push would empty by more than half: what --force is for.
 
     >>> t = TablePlan(Target("products", "products", (("product_id", "product_id"),)), "register", "p", "o",
@@ -329,7 +330,8 @@ def refusals(plan: PushPlan) -> list[str]:
     ['would delete 4,812 of 5,000 products on caja1']
     """
     return [
-        f"would delete {t.deleted:,} of {t.register_rows:,} {t.target.table} on {plan.register}"
+        Said("would delete %(n)s of %(total)s %(table)s on %(register)s", n=t.deleted, total=t.register_rows,
+             table=t.target.table, register=plan.register)
         for t in plan.tables
         if t.deleted and t.deleted * 2 > t.register_rows
     ]

@@ -44,6 +44,7 @@ from etl.catalogs.sql import DIALECTS, Dialect, Script, dialect_for, render
 from etl.errors import ConfigError, PosyncError, TransientError
 from etl.extract import check_columns, read_whole
 from etl.faults import checkpoint
+from etl.i18n import N_, Said
 from etl.ledger import Counts
 from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote, all_remotes, get
@@ -52,6 +53,8 @@ from etl.store import Store, quote
 
 MODES = ("partial", "total", "replace")
 BUSY_SECONDS = 5.0
+CANNOT_OPEN = N_("register %(register)s: cannot open %(path)s (%(why)s).")
+REFUSED = N_("register %(register)s refused the push (%(why)s); nothing was changed.")
 
 
 @dataclass(frozen=True)
@@ -153,10 +156,12 @@ def loaded(store: Store, tables: tuple[str, ...]) -> tuple[tuple[str, ...], tupl
 def check_request(mode: str, tables: tuple[str, ...]) -> tuple[str, ...]:
     """The tables to push, in dependency order; ConfigError for an unknown mode or table."""
     if mode not in MODES:
-        raise ConfigError(f"unknown push mode {mode!r}; use one of {', '.join(MODES)}.")
+        raise ConfigError(Said("unknown push mode %(mode)s; use one of %(modes)s.", mode=repr(mode),
+                               modes=", ".join(MODES)))
     for table in tables:
         if table not in CATALOG_TABLES:
-            raise ConfigError(f"{table!r} is not a catalog; catalogs are {', '.join(CATALOG_TABLES)}.")
+            raise ConfigError(Said("%(table)s is not a catalog; catalogs are %(catalogs)s.", table=repr(table),
+                                   catalogs=", ".join(CATALOG_TABLES)))
     chosen = set(tables) or set(CATALOG_TABLES)
     return tuple(t for t in CATALOG_TABLES if t in chosen)
 
@@ -169,7 +174,7 @@ def push_catalogs(store: Store, request: PushRequest) -> PushResult:
     tables, never = loaded(store, check_request(request.mode, request.tables))
     remotes = all_remotes(store, request.remotes)
     if not remotes:
-        raise ConfigError("no registers to push to; add one with `posync remote add NAME PATH`.")
+        raise ConfigError(Said("no registers to push to; add one with `posync remote add NAME PATH`."))
     if not tables:
         return PushResult(request.mode, (), never)
     run_id = ledger.new_run_id()
@@ -206,10 +211,9 @@ def restore_backup(store: Store, remote: str, backup_id: str) -> RegisterPush:
     register = get(store, remote)
     manifest = backups.read_manifest(store.data_dir, backup_id)
     if manifest.register != register.name:
-        raise ConfigError(
-            f"backup {backup_id} was taken from register {manifest.register}, not {register.name}; "
-            f"restore it with --remote {manifest.register}."
-        )
+        raise ConfigError(Said("backup %(backup)s was taken from register %(owner)s, not %(register)s; restore it "
+                               "with --remote %(owner)s.", backup=backup_id, owner=manifest.register,
+                               register=register.name))
     run_id = ledger.new_run_id()
     with _Session(store, register, run_id) as session:
         plan = session.restore_plan(manifest)
@@ -225,13 +229,14 @@ def _guarded(store: Store, remote: Remote, request: PushRequest, tables: tuple[s
             with _Session(store, remote, run_id) as session:
                 return session.push(request, tables, sql_dir)
         except (duckdb.Error, OSError) as err:
-            raise PosyncError(f"register {remote.name}: push failed ({_first_line(err)}); "
-                              "see `posync catalogs history` for its state.") from None
+            raise PosyncError(Said("register %(register)s: push failed (%(why)s); see `posync catalogs history` "
+                                   "for its state.", register=remote.name, why=_first_line(err))) from None
     except PosyncError as err:
         status = "busy" if err.transient else ("refused" if isinstance(err, ConfigError) else "failed")
         with store.transaction() as con:
             ledger.log(con, "push", "error", str(err), register=remote.name, mode=request.mode, run_id=run_id)
-        return RegisterPush(remote.name, status, error=str(err), exit_code=err.exit_code)
+        said = err.args[0] if len(err.args) == 1 and isinstance(err.args[0], Said) else str(err)
+        return RegisterPush(remote.name, status, error=said, exit_code=err.exit_code)
 
 
 def _counts(plan: PushPlan) -> tuple[TableCounts, ...]:
@@ -306,8 +311,9 @@ class _Session:
             return register_rows(self.con, target, self._select(register, target.table),
                                  self._temp(target.table, "reg"))
         except duckdb.Error as err:
-            raise PosyncError(f"register {self.remote.name}: reading {target.source} failed ({_first_line(err)}).") \
-                from None
+            raise PosyncError(Said("register %(register)s: reading %(source)s failed (%(why)s).",
+                                       register=self.remote.name, source=target.source,
+                                       why=_first_line(err))) from None
 
     # -- planning ---------------------------------------------------------------------------------------------
 
@@ -339,11 +345,11 @@ class _Session:
         for entry in manifest.tables:
             target = target_for(self.mapping, entry.table, name)
             if target.source != entry.source or not set(target.names) <= set(entry.columns):
-                raise ConfigError(
-                    f"backup {manifest.backup_id}: {entry.table} was saved from {entry.source} "
-                    f"({', '.join(entry.columns)}), which no longer matches register {name}'s mapping; "
-                    "it can't be restored automatically."
-                )
+                raise ConfigError(Said(
+                    "backup %(backup)s: %(table)s was saved from %(source)s (%(columns)s), which no longer matches "
+                    "register %(register)s's mapping; it can't be restored automatically.",
+                    backup=manifest.backup_id, table=entry.table, source=entry.source,
+                    columns=", ".join(entry.columns), register=name))
             source = create_temp(self.con, self._temp(entry.table, "restore"),
                                  backups.saved_rows(self.store.data_dir, manifest, entry))
             current = self.current_rows(target, tables)
@@ -361,10 +367,9 @@ class _Session:
         plan = self.plan(request.mode, tables, request.verify)
         refused = refusals(plan)
         if refused and not request.force:
-            raise ConfigError(
-                f"{'; '.join(refused)}: refused; check main's catalog, or rerun with --force if that is intended "
-                "(the rows are backed up first)."
-            )
+            raise ConfigError(Said(
+                "%(refusals)s: refused; check main's catalog, or rerun with --force if that is intended (the rows "
+                "are backed up first).", sep="; ", refusals=tuple(refused)))
         if request.dry_run:
             return self._dry_run(plan, sql_dir)
         return self.apply(plan, request.mode, self.run_id)
@@ -460,8 +465,8 @@ class _Session:
             backups.write_backup(self.con, self.store.data_dir, backup_id, self.remote.name, mode,
                                  self.remote.engine, self.remote.mapping, push_id, items)
         except (OSError, duckdb.Error) as err:
-            raise PosyncError(f"register {self.remote.name}: the backup could not be written ({_first_line(err)}); "
-                              "nothing was pushed.") from None
+            raise PosyncError(Said("register %(register)s: the backup could not be written (%(why)s); nothing "
+                                   "was pushed.", register=self.remote.name, why=_first_line(err))) from None
 
     def _record_state(self, con: duckdb.DuckDBPyConnection, plan: PushPlan) -> None:
         """What main has now pushed there: main's (key, row hash) per table, plus the sentinel."""
@@ -536,15 +541,17 @@ def _check_schema(register: str, columns_of: Callable[[str], set[str]], expected
         if table not in seen:
             seen[table] = {c.lower() for c in columns_of(table)}
             if not seen[table]:
-                raise PosyncError(f"register {register}: table {table} missing, needed for {where.split('.')[0]}; "
-                                  "nothing was changed.")
+                raise PosyncError(Said("register %(register)s: table %(table)s missing, needed for %(where)s; "
+                                       "nothing was changed.", register=register, table=table,
+                                       where=where.split('.')[0]))
         if column.lower() not in seen[table]:
-            raise PosyncError(f"register {register}: {table}.{column} missing, needed for {where}; "
-                              "nothing was changed.")
+            raise PosyncError(Said("register %(register)s: %(column)s missing, needed for %(where)s; nothing was "
+                                   "changed.", register=register, column=f"{table}.{column}", where=where))
 
 
 def _busy(register: str) -> TransientError:
-    return TransientError(f"register {register} is busy (locked by the POS); the push will be retried.")
+    return TransientError(Said("register %(register)s is busy (locked by the POS); the push will be retried.",
+                               register=register))
 
 
 SQLITE_NEEDED = (3, 33, 0)  # UPDATE … FROM, used by partial and total pushes
@@ -552,13 +559,13 @@ SQLITE_NEEDED = (3, 33, 0)  # UPDATE … FROM, used by partial and total pushes
 
 def _apply_sqlite(remote: Remote, mapping: Mapping, script: Script, targets: list[Target]) -> None:
     if sqlite3.sqlite_version_info < SQLITE_NEEDED:
-        raise ConfigError(f"pushing catalogs needs SQLite 3.33 or newer; this Python's sqlite3 module has "
-                          f"{sqlite3.sqlite_version}: use a newer Python build.")
+        raise ConfigError(Said("pushing catalogs needs SQLite 3.33 or newer; this Python's sqlite3 module has "
+                               "%(version)s: use a newer Python build.", version=sqlite3.sqlite_version))
     path = _live_file(remote)
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=BUSY_SECONDS, isolation_level=None)
     except sqlite3.Error as err:
-        raise PosyncError(f"register {remote.name}: cannot open {path} ({err}).") from None
+        raise PosyncError(Said(CANNOT_OPEN, register=remote.name, path=str(path), why=str(err))) from None
     try:
         _run(remote.name, script, db.execute,
              lambda t: {r[0] for r in db.execute("SELECT name FROM pragma_table_info(?)", [t]).fetchall()},
@@ -566,9 +573,9 @@ def _apply_sqlite(remote: Remote, mapping: Mapping, script: Script, targets: lis
     except sqlite3.OperationalError as err:
         if "locked" in str(err) or "busy" in str(err):
             raise _busy(remote.name) from None
-        raise PosyncError(f"register {remote.name} refused the push ({err}); nothing was changed.") from None
+        raise PosyncError(Said(REFUSED, register=remote.name, why=str(err))) from None
     except sqlite3.Error as err:
-        raise PosyncError(f"register {remote.name} refused the push ({err}); nothing was changed.") from None
+        raise PosyncError(Said(REFUSED, register=remote.name, why=str(err))) from None
     finally:
         with contextlib.suppress(sqlite3.Error):
             if db.in_transaction:
@@ -584,9 +591,9 @@ def _apply_duckdb(remote: Remote, mapping: Mapping, script: Script, targets: lis
     except duckdb.IOException as err:
         if "lock" in str(err).lower():
             raise _busy(remote.name) from None
-        raise PosyncError(f"register {remote.name}: cannot open {path} ({_first_line(err)}).") from None
+        raise PosyncError(Said(CANNOT_OPEN, register=remote.name, path=str(path), why=_first_line(err))) from None
     except duckdb.Error as err:
-        raise PosyncError(f"register {remote.name}: cannot open {path} ({_first_line(err)}).") from None
+        raise PosyncError(Said(CANNOT_OPEN, register=remote.name, path=str(path), why=_first_line(err))) from None
     done = False
     try:
         _run(remote.name, script, db.execute,
@@ -596,8 +603,7 @@ def _apply_duckdb(remote: Remote, mapping: Mapping, script: Script, targets: lis
              _expected(mapping, targets))
         done = True
     except duckdb.Error as err:
-        raise PosyncError(f"register {remote.name} refused the push ({_first_line(err)}); nothing was changed.") \
-            from None
+        raise PosyncError(Said(REFUSED, register=remote.name, why=_first_line(err))) from None
     finally:
         if not done:
             with contextlib.suppress(duckdb.Error):
@@ -631,11 +637,11 @@ def _apply_postgres(remote: Remote, mapping: Mapping, script: Script, targets: l
     except psycopg.errors.LockNotAvailable:
         raise _busy(remote.name) from None
     except psycopg.OperationalError as err:  # the connection broke half-way: the server rolled back
-        raise TransientError(f"register {remote.name}: connection lost during the push ({_first_line(err)}); "
-                             "nothing was changed, it will be retried.") from None
+        raise TransientError(Said("register %(register)s: connection lost during the push (%(why)s); nothing "
+                                  "was changed, it will be retried.", register=remote.name,
+                                  why=_first_line(err))) from None
     except psycopg.Error as err:
-        raise PosyncError(f"register {remote.name} refused the push ({_first_line(err)}); nothing was changed.") \
-            from None
+        raise PosyncError(Said(REFUSED, register=remote.name, why=_first_line(err))) from None
     finally:
         with contextlib.suppress(psycopg.Error):
             if db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:

@@ -27,7 +27,7 @@ from etl.catalogs.load import CsvOptions
 from etl.catalogs.push import never_loaded_note
 from etl.cli.options import REMOTE, creating_store, json_option, pass_store, reading_store, remotes_option
 from etl.errors import ConfigError
-from etl.i18n import _, ngettext
+from etl.i18n import _, ngettext, shown
 from etl.render import table, to_json
 from etl.schema import CATALOG_TABLES
 from etl.store import Store
@@ -153,7 +153,7 @@ def push_summary(result: PushResult) -> str:
         lines.append("  " + _("note: %(note)s", note=result.note))
     for r in result.registers:
         if r.error:
-            lines.append(f"  {r.register}: {r.error}")
+            lines.append(f"  {r.register}: {shown(r.error)}")
         if r.sql_file:
             lines.append(f"  {r.register}: " + _("SQL written to %(path)s", path=r.sql_file))
         if r.backup_id:
@@ -183,7 +183,7 @@ def diff(store: Store, register: str, mode: str, tables: tuple[str, ...], verify
     for line in _edits(register, d.edits):
         click.echo(line, err=True)
     for refusal in d.refusals:
-        click.echo(_("warning: %(refusal)s: a push would be refused without --force", refusal=refusal), err=True)
+        click.echo(_("warning: %(refusal)s: a push would be refused without --force", refusal=shown(refusal)), err=True)
 
 
 @catalogs.command("restore")

@@ -235,7 +235,7 @@ def _details(result: ImportResult, prefix: str = "") -> list[str]:
     """Errors, changes at source and what was held back, in sentences."""
     from etl.report import finding_text
 
-    lines = [f"  {prefix}{r.name}: {r.error}" for r in result.report.registers if r.error]
+    lines = [f"  {prefix}{r.name}: {shown(r.error)}" for r in result.report.registers if r.error]
     lines += [f"  {prefix}{name}: {shown(left.sentence())}" for name, left in result.changes.items()]
     held = [f for f in result.report.findings if f.is_rejection]
     if held:
