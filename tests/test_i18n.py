@@ -281,22 +281,10 @@ def test_the_check_catches_an_english_sentence_left_in_spanish_output() -> None:
 
 @pytest.fixture
 def spanish_browser() -> Iterator[Any]:
-    from tests.console.test_browser import BROWSER, DRIVER, _require_browser
+    from tests.console.test_browser import chromium
 
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(BROWSER)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                 "--lang=es-CO"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
-    try:
+    with chromium("es-CO") as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 def test_the_html_report_in_spanish_shows_spanish_check_titles_in_a_real_browser(

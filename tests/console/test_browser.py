@@ -5,6 +5,7 @@ here: POSYNC_SCREENSHOTS=docs/img). Skips without the browser, fails instead whe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -37,8 +38,9 @@ def _require_browser() -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture
-def driver() -> Iterator[Any]:
+@contextlib.contextmanager
+def chromium(lang: str) -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Selenium, in that interface language."""
     _require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -46,13 +48,19 @@ def driver() -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = str(BROWSER)
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                 "--lang=en-US"):
+                 f"--lang={lang}"):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
     try:
         yield browser
     finally:
         browser.quit()
+
+
+@pytest.fixture
+def driver() -> Iterator[Any]:
+    with chromium("en-US") as browser:
+        yield browser
 
 
 @pytest.fixture
