@@ -83,12 +83,16 @@ def day_select(table: str, alias: str, register: str, day: str, typed: bool) -> 
     FROM r."payments" t JOIN r."vouchers" h ON h."voucher_code" = t."voucher_code" AND h."number" = t."number"
     WHERE h."date" = DATE '2026-11-26'
     """
+    return _day_sql(table, f"{alias}.", register, f"DATE {literal(day)}", typed)
+
+
+def _day_sql(table: str, prefix: str, register: str, when: str, typed: bool) -> str:
+    """day_select and sqlite_day_select: tables named `prefix`"table", the date compared with `when`."""
     cols = ", ".join(f'CAST(t."{c}" AS {ty}) AS "{c}"' if typed else f't."{c}"' for c, ty in source_columns(table))
-    head = f"SELECT {literal(register)} AS register, {cols} FROM {alias}.\"{table}\" t"
-    when = f"DATE {literal(day)}"
+    head = f'SELECT {literal(register)} AS register, {cols} FROM {prefix}"{table}" t'
     if table == "vouchers":
         return f'{head} WHERE t."date" = {when}'
-    return (f'{head} JOIN {alias}."vouchers" h ON h."voucher_code" = t."voucher_code" AND h."number" = t."number" '
+    return (f'{head} JOIN {prefix}"vouchers" h ON h."voucher_code" = t."voucher_code" AND h."number" = t."number" '
             f'WHERE h."date" = {when}')
 
 
@@ -102,19 +106,29 @@ def _connect(path: str = ":memory:") -> duckdb.DuckDBPyConnection:
     return con
 
 
-def limit(main: Path, registers: Sequence[tuple[str, str]], day: str) -> int:
-    """The plain-DuckDB limit: one INSERT … SELECT per table, one transaction per register."""
+def _main(main: Path) -> duckdb.DuckDBPyConnection:
+    """The reference's main store, with main's voucher tables and types."""
     con = _connect(str(main))
     for table, cols in MAIN_COLUMNS.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{c} {t}' for c, t in cols)})")
+    return con
+
+
+def _stamps(table: str) -> str:
+    """The columns main fills itself: content_hash (vouchers only) and imported_at."""
+    return "NULL, now()::TIMESTAMP" if table == "vouchers" else "now()::TIMESTAMP"
+
+
+def limit(main: Path, registers: Sequence[tuple[str, str]], day: str) -> int:
+    """The plain-DuckDB limit: one INSERT … SELECT per table, one transaction per register."""
+    con = _main(main)
     rows = 0
     for name, path in registers:
         con.execute(f"ATTACH {literal(path)} AS reg (TYPE sqlite, READ_ONLY)")
         con.execute("BEGIN")
         for table in MAIN_COLUMNS:
             select = day_select(table, "reg", name, day, typed=False)
-            tail = "NULL, now()::TIMESTAMP" if table == "vouchers" else "now()::TIMESTAMP"
-            inserted = con.execute(f"INSERT INTO {table} SELECT *, {tail} FROM ({select})").fetchone()
+            inserted = con.execute(f"INSERT INTO {table} SELECT *, {_stamps(table)} FROM ({select})").fetchone()
             rows += int(inserted[0]) if inserted else 0
         con.execute("COMMIT")
         con.execute("DETACH reg")
@@ -130,21 +144,14 @@ def sqlite_day_select(table: str, register: str) -> str:
     FROM "payments" t JOIN "vouchers" h ON h."voucher_code" = t."voucher_code" AND h."number" = t."number"
     WHERE h."date" = ?
     """
-    cols = ", ".join(f't."{c}"' for c, _ in source_columns(table))
-    head = f'SELECT {literal(register)} AS register, {cols} FROM "{table}" t'
-    if table == "vouchers":
-        return f'{head} WHERE t."date" = ?'
-    return (f'{head} JOIN "vouchers" h ON h."voucher_code" = t."voucher_code" AND h."number" = t."number" '
-            f'WHERE h."date" = ?')
+    return _day_sql(table, "", register, "?", typed=False)
 
 
 def adbc(main: Path, registers: Sequence[tuple[str, str]], day: str) -> int:
     """The ADBC pushdown reference: SQLite filters and joins, DuckDB casts and inserts, per register."""
     import adbc_driver_sqlite.dbapi as sqlite_adbc
 
-    con = _connect(str(main))
-    for table, cols in MAIN_COLUMNS.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{c} {t}' for c, t in cols)})")
+    con = _main(main)
     rows = 0
     for name, path in registers:
         reg = sqlite_adbc.connect(f"file:{path}?mode=ro")
@@ -156,8 +163,8 @@ def adbc(main: Path, registers: Sequence[tuple[str, str]], day: str) -> int:
                 day_rows = cursor.fetch_arrow_table()  # noqa: F841 - read by DuckDB below, by name
                 cursor.close()
                 casts = ", ".join(f"CAST({c} AS {t})" for c, t in MAIN_COLUMNS[table] if c not in _NOT_SOURCE)
-                tail = "NULL, now()::TIMESTAMP" if table == "vouchers" else "now()::TIMESTAMP"
-                inserted = con.execute(f"INSERT INTO {table} SELECT register, {casts}, {tail} FROM day_rows").fetchone()
+                inserted = con.execute(f"INSERT INTO {table} SELECT register, {casts}, {_stamps(table)} FROM day_rows"
+                                       ).fetchone()
                 rows += int(inserted[0]) if inserted else 0
             con.execute("COMMIT")
         finally:
