@@ -17,11 +17,16 @@ orphans (check 4) when their number lies in the day's numbering window: after th
 of that code the register has before the day's first, and before the first one after the day's
 last. Registers read in place of SQLite's pushdown (DuckDB files, PostgreSQL, mappings whose
 date or keys are expressions) get the same rows, decided in DuckDB.
+
+A range reads a register's dates in chunks: one SQLite query per table runs the single-date query
+for each date of the chunk and tags each row with its date, so a small day costs a few DuckDB
+statements instead of a round of reads (measured: a 7-date catch-up 3.4x faster than 7 imports).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -320,9 +325,13 @@ def _insert(con: duckdb.DuckDBPyConnection, register: str, table: str, query: ex
     try:
         row = con.execute(sql, [register, *params]).fetchone()
     except duckdb.Error as err:
-        raise PosyncError(Said("register %(register)s: reading %(source)s failed (%(why)s).", register=register,
-                               source=table, why=first_line(err))) from None
+        raise _reading_failed(register, table, err) from None
     return int(row[0]) if row else 0
+
+
+def _reading_failed(register: str, table: str, err: duckdb.Error) -> PosyncError:
+    return PosyncError(Said("register %(register)s: reading %(source)s failed (%(why)s).", register=register,
+                            source=table, why=first_line(err)))
 
 
 def read_whole(con: duckdb.DuckDBPyConnection, register: Register, table: str) -> exp.Select:
@@ -367,38 +376,56 @@ def day_filter(con: duckdb.DuckDBPyConnection, register: Register, day: dt.date)
     values, or bytes that are not UTF-8 (a text parameter could not match them). The distinct values are
     read once per open register and serve every date of a range.
     """
-    if "day_values" not in register.memo:
-        register.memo["day_values"] = _day_values(con, register)
-    found = register.memo["day_values"]
+    found = _memo_day_values(con, register)
     if found is None:
         return None
     name, rows = found
     values: list[Any] = []
     nulls = False
-    for value, text, date in rows:
+    for value, text, date, _ in rows:
         if date is not None and date != day:
             continue
-        if text is not None:
-            values.append(text)
-        elif value is None:
+        if _is_null(value, text):
             nulls = True
         else:
-            values.append(value)
+            values.append(_param(value, text))
     return DayFilter(name, tuple(values), nulls)
 
 
-def _day_values(con: duckdb.DuckDBPyConnection,
-                register: Register) -> tuple[str, list[tuple[Any, Any, dt.date | None]]] | None:
-    """The register's distinct date values: (column, [(value, its text, the date posync reads in it)])."""
+# (date column, [(raw value, its text when stored as text in a numeric column, posync's date, header rows)])
+DayValues = tuple[str, list[tuple[Any, Any, "dt.date | None", int]]]
+_ROWS = "__posync_rows"
+
+
+def _memo_day_values(con: duckdb.DuckDBPyConnection, register: Register) -> DayValues | None:
+    if "day_values" not in register.memo:
+        register.memo["day_values"] = _day_values(con, register)
+    found: DayValues | None = register.memo["day_values"]
+    return found
+
+
+def _is_null(value: Any, text: Any) -> bool:
+    return text is None and value is None
+
+
+def _param(value: Any, text: Any) -> Any:
+    """What SQLite is given to match a raw date value: its text when a numeric column stored text."""
+    return text if text is not None else value
+
+
+def _day_values(con: duckdb.DuckDBPyConnection, register: Register) -> DayValues | None:
+    """The register's distinct date values: (column, [(value, its text, the date posync reads in it, rows)])."""
     headers = register.mapping.tables["vouchers"]
     mapped = headers.columns["date"]
     assert mapped is not None  # required by the mapping loader
     names = {c.name.lower() for c in mapped.find_all(exp.Column)}
     if len(names) != 1 or not isinstance(register.reader, SqliteReader):
         return None
-    distinct = _source_select(register, headers, list(names)).distinct().limit(DISTINCT_LIMIT + 1)
+    grouped = _source_select(register, headers, list(names))
+    grouped = grouped.select(exp.alias_(exp.Count(this=exp.Star()), _ROWS, quoted=True)) \
+        .group_by(grouped.selects[0].copy()).limit(DISTINCT_LIMIT + 1)
     (name,) = names
-    source = register.read(con, distinct, headers.source, {k: v for k, v in _numbers(headers).items() if k == name})
+    source = register.read(con, grouped, headers.source, {k: v for k, v in _numbers(headers).items() if k == name})
     column = source.column(name)
     count = con.execute(f"SELECT count(*) FROM {source.relation}").fetchone()
     if not count or count[0] > DISTINCT_LIMIT:
@@ -406,16 +433,17 @@ def _day_values(con: duckdb.DuckDBPyConnection,
     only_date = TableMapping("vouchers", headers.source,
                              {c: (mapped if c == "date" else None) for c in TABLES["vouchers"].column_names})
     select = canonical_sql(con, only_date, source, keep=[column.name, *[
-        f"{column.name}__{w}" for w, on in (("text", column.text), ("hex", column.hex)) if on]])
+        f"{column.name}__{w}" for w, on in (("text", column.text), ("hex", column.hex)) if on], _ROWS])
     rows = con.execute(f"SELECT * FROM ({select})").to_arrow_table()
     if column.hex and rows.column(f"__keep_{column.name}__hex").null_count < rows.num_rows:
         return None
-    if register.memo.get("dates", 1) > 1 and isinstance(register.reader, SqliteReader):
+    if len(register.memo.get("dates", ())) > 1 and isinstance(register.reader, SqliteReader):
         # a range: index the copy once; each date then reads only its rows
         register.reader.index(register.reader.tables()[headers.source.lower()], column.name)
     texts = rows.column(f"__keep_{column.name}__text").to_pylist() if column.text else [None] * rows.num_rows
     return column.name, list(zip(rows.column(f"__keep_{column.name}").to_pylist(), texts,
-                                 rows.column("date").to_pylist(), strict=True))
+                                 rows.column("date").to_pylist(), rows.column(f"__keep_{_ROWS}").to_pylist(),
+                                 strict=True))
 
 
 def _stage_headers(con: duckdb.DuckDBPyConnection, register: Register, day: dt.date,
@@ -520,16 +548,191 @@ def _stage_children(con: duckdb.DuckDBPyConnection, register: Register, table: s
     return _insert(con, register.name, table, decided)
 
 
+# --- a range: a register's next dates read in one query ----------------------------------------------------
+
+CHUNK_HEADERS = 20_000  # a range reads a register's next dates together while their headers stay under this
+_D = "__posync_d"  # which date of the chunk a row is read for (an index into its dates)
+
+# The single-date queries run for every date of the chunk inside one SQLite statement: each date `e.d`
+# keeps its own filter (`IN` the values of that date, as the single-date query binds them), its own
+# header keys and its own orphan window, so a row read for two dates (an undated header) comes twice.
+_CHUNK_DATES = """
+WITH dmap AS MATERIALIZED (SELECT column1 AS v, column2 AS d FROM __pairs__ AS x),
+every AS MATERIALIZED (SELECT column1 AS d FROM __every__ AS y)
+SELECT __cols__, e.d AS __posync_d FROM every AS e CROSS JOIN __header__ AS src
+WHERE src.__hd__ IN (SELECT k.v FROM dmap AS k WHERE k.d = e.d) OR (__nulls__ AND src.__hd__ IS NULL)
+"""
+_CHUNK_CHILDREN = """
+WITH dmap AS MATERIALIZED (SELECT column1 AS v, column2 AS d FROM __pairs__ AS x),
+every AS MATERIALIZED (SELECT column1 AS d FROM __every__ AS y),
+day AS MATERIALIZED (
+  SELECT e.d AS d, h.__hk__ AS c, h.__hn__ AS n FROM every AS e CROSS JOIN __header__ AS h
+  WHERE h.__hd__ IN (SELECT k.v FROM dmap AS k WHERE k.d = e.d) OR (__nulls__ AND h.__hd__ IS NULL)),
+w AS MATERIALIZED (
+  SELECT g.d, g.c, (SELECT max(x.__hn__) FROM __header__ AS x WHERE x.__hk__ = g.c AND x.__hn__ < g.lo) AS a,
+                   (SELECT min(x.__hn__) FROM __header__ AS x WHERE x.__hk__ = g.c AND x.__hn__ > g.hi) AS b
+  FROM (SELECT d, c, min(n) AS lo, max(n) AS hi FROM day GROUP BY d, c) AS g)
+SELECT __cols__, 0 AS __orphan, e.d AS __posync_d FROM every AS e CROSS JOIN __child__ AS src
+WHERE (src.__ck__, src.__cn__) IN (SELECT y.c, y.n FROM day AS y WHERE y.d = e.d)
+UNION ALL
+SELECT __cols__, 1 AS __orphan, w.d AS __posync_d FROM w CROSS JOIN __child__ AS src
+WHERE src.__ck__ = w.c AND src.__cn__ > coalesce(w.a, -1e999) AND src.__cn__ < w.b AND w.b IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM __header__ AS v WHERE v.__hk__ = src.__ck__ AND v.__hn__ = src.__cn__)
+UNION ALL
+SELECT __cols__, 1 AS __orphan, w.d AS __posync_d FROM w CROSS JOIN __child__ AS src
+WHERE src.__ck__ = w.c AND src.__cn__ > coalesce(w.a, -1e999) AND w.b IS NULL
+  AND NOT EXISTS (SELECT 1 FROM __header__ AS v WHERE v.__hk__ = src.__ck__ AND v.__hn__ = src.__cn__)
+UNION ALL
+SELECT __cols__, 1 AS __orphan, w.d AS __posync_d FROM w CROSS JOIN __child__ AS src
+WHERE src.__ck__ = w.c AND src.__cn__ IS NULL AND w.a IS NULL AND w.b IS NULL
+"""
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A register's next dates, read together: each canonical table's rows in a DuckDB table, by date."""
+
+    dates: tuple[dt.date, ...]
+    tables: dict[str, str]
+
+
+def _chunk_dates(register: Register, found: DayValues, day: dt.date) -> tuple[dt.date, ...]:
+    """The register's dates from `day` on whose headers add up to at most CHUNK_HEADERS (at least `day`)."""
+    rows_on: dict[dt.date | None, int] = {}
+    for _, _, date, rows in found[1]:
+        rows_on[date] = rows_on.get(date, 0) + rows
+    chosen: list[dt.date] = []
+    total = 0
+    for date in (d for d in register.memo.get("dates", ()) if d >= day):
+        total += rows_on.get(date, 0) + rows_on.get(None, 0)  # undated headers are read for every date
+        if chosen and total > CHUNK_HEADERS:
+            break
+        chosen.append(date)
+    return tuple(chosen) or (day,)
+
+
+def _chunk_query(register: Register, template: str, dates: tuple[dt.date, ...], found: DayValues,
+                 child: TableMapping | None = None) -> tuple[exp.Query, list[Any]]:
+    """A chunk template filled for these dates: (query, parameters), the values bound as the single date's are."""
+    headers = register.mapping.tables["vouchers"]
+    name, rows = found
+    pairs: list[exp.Expr] = [exp.Tuple(expressions=[exp.Null(), exp.Literal.number(-1)])]  # VALUES is never empty
+    params: list[Any] = []
+    nulls = False
+    for value, text, date, _ in rows:
+        if _is_null(value, text):
+            nulls = nulls or date is None or date in dates
+            continue
+        for i, wanted in enumerate(dates):
+            if date is None or date == wanted:
+                pairs.append(exp.Tuple(expressions=[exp.Placeholder(), exp.Literal.number(i)]))
+                params.append(_param(value, text))
+    every = exp.Values(expressions=[exp.Tuple(expressions=[exp.Literal.number(i)]) for i in range(len(dates))])
+    keys = _plain_keys(headers) or ("", "")
+    values: dict[str, Any] = {
+        "pairs": exp.Values(expressions=pairs), "every": every, "nulls": exp.true() if nulls else exp.false(),
+        "header": _source_table(register, headers.source), "hd": quoted(register.reader.describe(
+            register.reader.tables()[headers.source.lower()]).columns[name.lower()][0]),
+        "hk": quoted(keys[0]), "hn": quoted(keys[1]),
+        "cols": _source_columns(register, child or headers)}
+    if child is not None:
+        child_keys = _plain_keys(child)
+        assert child_keys is not None
+        values |= {"child": _source_table(register, child.source), "ck": quoted(child_keys[0]),
+                   "cn": quoted(child_keys[1])}
+    return fill(template, dialect="sqlite", **values), params  # type: ignore[return-value]
+
+
+def _read_chunk(con: duckdb.DuckDBPyConnection, register: Register, dates: tuple[dt.date, ...],
+                found: DayValues) -> _Chunk:
+    """Read the chunk's headers, lines and payments from SQLite once, canonical, into DuckDB tables."""
+    tables: dict[str, str] = {}
+    for table in VOUCHER_TABLES:
+        table_map = register.mapping.tables[table]
+        template, child = (_CHUNK_DATES, None) if table == "vouchers" else (_CHUNK_CHILDREN, table_map)
+        query, params = _chunk_query(register, template, dates, found, child)
+        source = register.read(con, query, table_map.source, _numbers(table_map), params)
+        kept = f"{STAGE}.{quote(f'chunk_{next(_chunks)}_{table}')}"
+        register.kept.append(kept)
+        try:
+            con.execute(f"CREATE TABLE {kept} AS {canonical_sql(con, table_map, source, keep=[_D])}")
+        except duckdb.Error as err:
+            raise _reading_failed(register.name, table, err) from None
+        tables[table] = kept
+    register.release(con)  # the rows are in the chunk's tables: drop what was read
+    return _Chunk(dates, tables)
+
+
+def _chunk(con: duckdb.DuckDBPyConnection, register: Register, day: dt.date) -> _Chunk | None:
+    """The chunk holding `day`, read now if need be; None when the day is read alone.
+
+    A range reads its dates in chunks when SQLite filters the dates and the lines and payments come
+    with their headers (the pushed queries): one query per table for several dates, instead of one
+    per date, which is most of what a small day costs.
+    """
+    held: _Chunk | None = register.memo.get("chunk")
+    if held is not None and day in held.dates:
+        return held
+    if held is not None:  # its dates are staged: drop its rows
+        register.drop_kept(con, held.tables.values())
+        register.memo.pop("chunk")
+    found = _memo_day_values(con, register)
+    tables = register.mapping.tables
+    if (found is None or len(register.memo.get("dates", ())) < 2
+            or any(_plain_keys(tables[t]) is None for t in VOUCHER_TABLES)):
+        return None
+    dates = _chunk_dates(register, found, day)
+    if len(dates) < 2:
+        return None
+    register.memo["chunk"] = chunk = _read_chunk(con, register, dates, found)
+    return chunk
+
+
+def _stage_from_chunk(con: duckdb.DuckDBPyConnection, register: Register, chunk: _Chunk,
+                      day: dt.date) -> dict[str, int]:
+    """Stage one date's rows out of its chunk, as the single-date read would have staged them."""
+    index = chunk.dates.index(day)
+    counts = {}
+    for table in VOUCHER_TABLES:
+        where = "WHERE c.date = ? OR c.date IS NULL" if table == "vouchers" else ""
+        query = f"SELECT * FROM {chunk.tables[table]} WHERE {quote('__keep_' + _D)} = {index}"
+        counts[table] = _insert(con, register.name, table, query, where, [day] if where else [])
+    return counts
+
+
+def _stage_types(con: duckdb.DuckDBPyConnection, register: Register) -> int:
+    """Stage the voucher types; a range reads them once and stages that copy for its later dates."""
+    kept = register.memo.get("voucher_types")
+    if kept is not None:
+        return _insert(con, register.name, "voucher_types", f"SELECT * FROM {kept}")
+    count = stage_whole(con, register, "voucher_types")
+    if len(register.memo.get("dates", ())) > 1 and isinstance(register.reader, SqliteReader):
+        kept = f"{STAGE}.{quote(f'chunk_{next(_chunks)}_voucher_types')}"
+        con.execute(f"CREATE TABLE {kept} AS SELECT * EXCLUDE (register) FROM {stage_table('voucher_types')} "
+                    "WHERE register = ?", [register.name])
+        register.kept.append(kept)
+        register.memo["voucher_types"] = kept
+    return count
+
+
+_chunks = itertools.count(1)
+
+
 def extract_day(con: duckdb.DuckDBPyConnection, register: Register, day: dt.date) -> Extracted:
     """Check the register's schema, then stage its voucher types and that date's vouchers, lines, payments."""
     mapping = register.mapping
     tables = STAGED_TABLES if "voucher_types" in mapping.tables else VOUCHER_TABLES
-    unmapped = check_columns(register, tables)
+    if ("unmapped", tables) not in register.memo:  # a snapshot's schema does not change between dates
+        register.memo[("unmapped", tables)] = check_columns(register, tables)
+    unmapped: dict[str, tuple[str, ...]] = register.memo[("unmapped", tables)]
     checkpoint("extract")
     counts: dict[str, int] = {}
     if "voucher_types" in mapping.tables:
-        counts["voucher_types"] = stage_whole(con, register, "voucher_types")
+        counts["voucher_types"] = _stage_types(con, register)
     pushed = day_filter(con, register, day)
+    chunk = _chunk(con, register, day) if pushed is not None else None
+    if chunk is not None:
+        return Extracted(register.name, counts | _stage_from_chunk(con, register, chunk, day), unmapped)
     counts["vouchers"] = _stage_headers(con, register, day, pushed)
     for table in ("voucher_lines", "payments"):
         counts[table] = _stage_children(con, register, table, pushed)

@@ -114,7 +114,7 @@ def _import_dates(store: Store, request: ImportRequest, schedule: Schedule, sour
     run_id = ledger.new_run_id()
     last = {name: i for i, (_, names) in enumerate(schedule) for name in names}
     for name in last:
-        sources[name].dates = sum(name in names for _, names in schedule)
+        sources[name].dates = tuple(day for day, names in schedule if name in names)
     days = []
     for i, (day, names) in enumerate(schedule):
         days.append(_import_date(store, replace(request, process_date=day, remotes=names), sources, run_id))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +194,10 @@ class SqliteReader:
         with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(self._path)) as writer:
             writer.execute(statement.sql("sqlite"))
             writer.commit()
+        # DB-API connections read inside one transaction: end it, or the reads go on planning with the
+        # schema they started with and never use the index (measured: a full scan per date)
+        with contextlib.suppress(Exception):
+            self._con.rollback()
 
     def tables(self) -> dict[str, str]:
         """Lower-case table name -> name as declared (read once: a staged snapshot does not change)."""
@@ -437,7 +441,7 @@ class Register:
     """An open snapshot of one register: its reader and mapping, for one step or a whole run of dates.
 
     memo: what reading it found that holds for the whole snapshot (e.g. the register's own date values),
-    kept while it is open.
+    kept while it is open. kept: DuckDB tables holding rows read ahead for later dates, dropped on close.
     """
 
     snapshot: Snapshot
@@ -445,6 +449,7 @@ class Register:
     reader: Reader
     sources: list[Source] = field(default_factory=list)
     memo: dict[Any, Any] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -468,8 +473,17 @@ class Register:
             release(con, source)
         self.sources.clear()
 
+    def drop_kept(self, con: duckdb.DuckDBPyConnection, tables: Iterable[str] | None = None) -> None:
+        """Drop rows kept for later dates (these tables, or all of them)."""
+        for table in list(self.kept if tables is None else tables):
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            if table in self.kept:
+                self.kept.remove(table)
+
     def close(self, con: duckdb.DuckDBPyConnection) -> None:
         self.release(con)
+        self.drop_kept(con)
         self.reader.close()
 
 

@@ -10,6 +10,7 @@ At most two registers are in flight at once: the one being read and the one bein
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ class Source:
     error: PosyncError | None = None
     checked: bool = False
     register: registers.Register | None = None  # opened at its first read, closed when the run's snapshots go
-    dates: int = 1  # how many dates the run reads from it (several: its copy gets an index on the date)
+    dates: tuple[dt.date, ...] = ()  # the dates the run reads from it (several: its copy gets an index on the date)
     stager: _Stager | None = field(default=None, repr=False)
 
     def wait(self, say: Progress | None = None) -> None:
