@@ -550,7 +550,7 @@ def _stage_children(con: duckdb.DuckDBPyConnection, register: Register, table: s
 
 # --- a range: a register's next dates read in one query ----------------------------------------------------
 
-CHUNK_HEADERS = 20_000  # a range reads a register's next dates together while their headers stay under this
+CHUNK_HEADERS = 5_000  # a range reads a register's next dates together while their headers stay under this
 _D = "__posync_d"  # which date of the chunk a row is read for (an index into its dates)
 
 # The single-date queries run for every date of the chunk inside one SQLite statement: each date `e.d`

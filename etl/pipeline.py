@@ -113,8 +113,8 @@ def _import_dates(store: Store, request: ImportRequest, schedule: Schedule, sour
         undo.prune(store)  # what batches past their undo period saved is dropped
     run_id = ledger.new_run_id()
     last = {name: i for i, (_, names) in enumerate(schedule) for name in names}
-    for name in last:
-        sources[name].dates = tuple(day for day, names in schedule if name in names)
+    for name in last:  # a caller that reads date by date (the sync cycle) has told each source its dates
+        sources[name].dates = sources[name].dates or tuple(day for day, names in schedule if name in names)
     days = []
     for i, (day, names) in enumerate(schedule):
         days.append(_import_date(store, replace(request, process_date=day, remotes=names), sources, run_id))

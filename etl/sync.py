@@ -379,8 +379,8 @@ def _import_step(result: pipeline.ImportResult, outcomes: list[Outcome], day: dt
     return StepResult("import", tuple(outcomes), result.exit_code, process_date=day)
 
 
-def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...],
-                   held: Mapping[str, str]) -> StepResult:
+def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...], held: Mapping[str, str],
+                   sources: dict[str, Source]) -> StepResult:
     if request.catalogs == "none":
         return StepResult("catalogs")
     outcomes = [Outcome(n, "catalogs", "held", message=held[n]) for n in names if n in held]
@@ -388,7 +388,8 @@ def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...],
     if not todo:
         return StepResult("catalogs", tuple(outcomes))
     try:
-        result = push_catalogs(store, PushRequest(mode=request.catalogs, remotes=todo, progress=request.progress))
+        result = push_catalogs(store, PushRequest(mode=request.catalogs, remotes=todo, progress=request.progress,
+                                                  snapshots=sources))
     except PosyncError as err:
         return StepResult("catalogs", tuple(outcomes), err.exit_code, str(err))
     outcomes += [_push_outcome(r) for r in result.registers]
@@ -426,6 +427,8 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
     hold_i, hold_l, hold_r = held("import"), held("loyalty"), held("rules")
     needed = [r for r in remotes if not (r.name in hold_i and r.name in hold_l and r.name in hold_r)]
     with sources_.staged(store, needed, run_id) as sources:
+        for name, source in sources.items():  # read date by date below: each register reads its dates in chunks
+            source.dates = tuple(day for day, day_names in schedule if name in day_names and name not in hold_i)
         imports = _import_steps(store, request, schedule, hold_i, sources)
         unreadable = {o.register for o in imports[-1].outcomes if o.status in ("error", "held")}
         if imports[-1].error:  # the step failed as a whole: nothing was read
@@ -434,10 +437,10 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
         to_read = [r for r in remotes if r.name in readable and not (r.name in hold_l and r.name in hold_r)]
         read = read_registers(store, to_read, EXTRAS, run_id, (loyalty.ACTION, rules.ACTION), request.progress,
                               sources)
-    loyalty_step = _extras_step(store, "loyalty_movements", read, readable, hold_l, run_id)
-    rules_step = _extras_step(store, "commercial_rules", read, readable, hold_r, run_id)
-    pushable = tuple(n for n in readable if n not in read.failures)
-    catalogs = _catalogs_step(store, request, pushable, held("catalogs"))
+        loyalty_step = _extras_step(store, "loyalty_movements", read, readable, hold_l, run_id)
+        rules_step = _extras_step(store, "commercial_rules", read, readable, hold_r, run_id)
+        pushable = tuple(n for n in readable if n not in read.failures)
+        catalogs = _catalogs_step(store, request, pushable, held("catalogs"), sources)  # a first push diffs these
     result = SyncResult(request.process_date, names, (*imports, loyalty_step, rules_step, catalogs), started,
                         dt.datetime.now())
     _log_cycle(store, request, result, run_id)

@@ -156,6 +156,32 @@ def _catalog_csv(register: Path, table: str, folder: Path, price: str | None = N
     return path
 
 
+def test_a_cycle_copies_each_register_once_for_every_step(world: World, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import, loyalty, rules and the first push's diff (no push state yet: it reads the register's
+    catalog) all read the cycle's one snapshot of each register."""
+    from etl import staging
+
+    copied: list[str] = []
+    stage = staging.stage
+
+    def counted(register: str, source: str, root: Path) -> staging.Snapshot:
+        copied.append(register)
+        return stage(register, source, root)
+
+    monkeypatch.setattr(staging, "stage", counted)
+    products = _catalog_csv(world.paths[0], "products", tmp_path, price="777.00")
+    assert world.posync("catalogs", "load", "products", str(products)).exit_code == 0
+
+    result = world.posync("sync", "--date", DAY1, "--catalogs", "partial")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(copied) == ["caja1", "caja2", "caja3"]
+    assert world.posync.scalar("SELECT count(*) FROM push_state WHERE register = 'caja3'") > 0
+    for path in world.paths:
+        assert register_count(path, "SELECT price * 100 FROM products ORDER BY product_id LIMIT 1") == 77700
+
+
 def test_catalogs_are_pushed_after_the_imports(world: World, tmp_path: Path) -> None:
     posync, paths = world.posync, world.paths
     products = _catalog_csv(paths[0], "products", tmp_path, price="12345.00")

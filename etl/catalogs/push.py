@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from etl.ledger import Counts
 from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote, all_remotes, get
 from etl.schema import CATALOG_TABLES
+from etl.sources import Source, checked
 from etl.store import Store, quote
 
 MODES = ("partial", "total", "replace")
@@ -69,6 +71,8 @@ class PushRequest:
     force: bool = False
     verify: bool = False
     progress: Callable[[str, str], None] | None = field(default=None, compare=False)  # (register, what now)
+    # registers' snapshots the caller took (a sync cycle's): a diff that reads a register reads these
+    snapshots: AbcMapping[str, Source] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -226,7 +230,8 @@ def _guarded(store: Store, remote: Remote, request: PushRequest, tables: tuple[s
     """One register; its failure is logged and reported, and the next register goes on."""
     try:
         try:
-            with _Session(store, remote, run_id) as session:
+            source = (request.snapshots or {}).get(remote.name)
+            with _Session(store, remote, run_id, source) as session:
                 return session.push(request, tables, sql_dir)
         except (duckdb.Error, OSError) as err:
             raise PosyncError(Said("register %(register)s: push failed (%(why)s); see `posync catalogs history` "
@@ -263,8 +268,9 @@ def _header(remote: Remote, plan: PushPlan) -> tuple[str, ...]:
 class _Session:
     """One register during one command: its mapping, a staged copy when one is needed, temp tables."""
 
-    def __init__(self, store: Store, remote: Remote, run_id: str) -> None:
+    def __init__(self, store: Store, remote: Remote, run_id: str, source: Source | None = None) -> None:
         self.store = store
+        self.source = source  # a snapshot already taken this run, read instead of copying the register again
         self.con = store.con
         self.remote = remote
         self.run_id = run_id
@@ -290,8 +296,11 @@ class _Session:
 
     def _stage(self, tables: tuple[str, ...]) -> registers.Register:
         if self.register is None:
-            snapshot = staging.stage(self.remote.name, self.remote.path, self.root)
-            staging.check(snapshot)
+            if self.source is not None:
+                snapshot = checked(self.source)
+            else:
+                snapshot = staging.stage(self.remote.name, self.remote.path, self.root)
+                staging.check(snapshot)
             self.register = self._open.enter_context(registers.opened(self.con, snapshot, self.mapping))
             check_columns(self.register, tables)
         return self.register
