@@ -17,7 +17,7 @@ from etl.catchup import Schedule
 from etl.changes import Changes
 from etl.errors import HELD_BACK, ConfigError, PosyncError
 from etl.faults import checkpoint
-from etl.i18n import said_of
+from etl.i18n import Said, said_of
 from etl.ledger import Counts
 from etl.mapping import Mapping
 from etl.remotes import Remote, all_remotes
@@ -143,7 +143,7 @@ def _will_read(store: Store, request: ImportRequest, schedule: Schedule) -> Will
 def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
     remotes = all_remotes(store, names)
     if not remotes:
-        raise ConfigError("no registers to import from; add one with `posync remote add NAME PATH`.")
+        raise ConfigError(Said("no registers to import from; add one with `posync remote add NAME PATH`."))
     return remotes
 
 
@@ -213,7 +213,7 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
         source.wait(say)
         if source.error is not None:
             raise source.error
-        with crash.contained(store.data_dir, remote.name, "reading it"):
+        with crash.contained(store.data_dir, remote.name, Said("reading it")):
             snapshot, mapping = source.snapshot, source.mapping
             assert snapshot is not None and mapping is not None
             result.identity = _identity(snapshot.sha256, mapping)
@@ -320,10 +320,11 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except Exception as err:  # noqa: BLE001 - the transaction rolled back; record why and go on
-        first = crash.first_line(err)
-        message = f"register {name}: " + (_disk_full(err) or f"merge failed and was rolled back: {first}")
-        if not _disk_full(err):
-            message += f"; the details are in {crash.write(store.data_dir, f'{name} merge')}"
+        full = _disk_full(err)
+        message = Said("register %(register)s: disk full at the main store while merging (%(why)s); nothing was "
+                       "written", register=name, why=full) if full is not None else \
+            Said("register %(register)s: merge failed and was rolled back: %(why)s; the details are in %(path)s",
+                 register=name, why=crash.first_line(err), path=str(crash.write(store.data_dir, f"{name} merge")))
         s.status, s.error, s.error_code = "error", message, 1
         with store.transaction() as con:
             ledger.log(con, "import", "error", message, register=name, mode=request.mode,
@@ -345,9 +346,10 @@ def _record_held_codes(con: duckdb.DuckDBPyConnection, report: Report, register:
 
 
 def _disk_full(err: Exception) -> str | None:
+    """The error's first line when it says the disk is full, else None."""
     text = str(err)
     if "No space left" in text or "disk full" in text.lower():
-        return f"disk full at the main store while merging ({text.splitlines()[0]}); nothing was written"
+        return text.splitlines()[0]
     return None
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from etl import crash, registers, staging
 from etl.errors import PosyncError
+from etl.i18n import Said
 from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote
 from etl.store import Store
@@ -75,7 +76,7 @@ class _Stager:
         """On the copying thread: load the mapping, copy and hash, check when it will be read."""
         remote = source.remote
         try:
-            with crash.contained(self._store.data_dir, remote.name, "reading it"):
+            with crash.contained(self._store.data_dir, remote.name, Said("reading it")):
                 source.mapping = load_mapping(remote.mapping)
                 source.snapshot = staging.stage(remote.name, remote.path, self._root)
                 if self._will_read is None or self._will_read(remote, source.snapshot.sha256, source.mapping):

@@ -330,7 +330,7 @@ def _sync_extras(store: Store, request: ExtrasRequest, table: str, action: str) 
 def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
     remotes = all_remotes(store, names)
     if not remotes:
-        raise ConfigError("no registers to sync; add one with `posync remote add NAME PATH`.")
+        raise ConfigError(Said("no registers to sync; add one with `posync remote add NAME PATH`."))
     return remotes
 
 
@@ -413,7 +413,8 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
     the loyalty and rules reads.
     """
     if request.catalogs not in CATALOG_MODES:
-        raise ConfigError(f"--catalogs {request.catalogs}: use one of {', '.join(CATALOG_MODES)}.")
+        raise ConfigError(Said("--catalogs %(mode)s: use one of %(modes)s.", mode=request.catalogs,
+                               modes=", ".join(CATALOG_MODES)))
     started = dt.datetime.now()
     remotes = _remotes(store, request.remotes)
     names = tuple(r.name for r in remotes)

@@ -31,7 +31,7 @@ from typing import Any
 from etl import catchup, crash, share
 from etl.engines import ENGINES, is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked, TransientError
-from etl.i18n import _, ngettext, shown
+from etl.i18n import N_, _, ngettext, shown
 from etl.remotes import Remote, all_remotes
 from etl.schema import CATALOG_TABLES
 from etl.store import Store, open_store
@@ -90,7 +90,7 @@ def fingerprint(remote: Remote) -> Fingerprint:
         return tuple(out)
 
     try:
-        return share.bounded(remote.name, "reading the file's size", stats)
+        return share.bounded(remote.name, N_("reading the file's size"), stats)
     except TransientError:
         return None
 
