@@ -80,10 +80,13 @@ def since_last(store: Store, registers: tuple[str, ...], last: dt.date, look_bac
     for name, clean, first in store.con.execute(_PER_REGISTER, [list(registers)]).fetchall():
         start = clean + dt.timedelta(days=1) if clean else (first or last)
         if clean is None:
-            notes.append(f"{name} has no clean import yet: from {min(start, last)}"
-                         + ("" if first else " (never imported; use --from for its history)"))
+            notes.append(Said("%(register)s has no clean import yet: from %(date)s", register=name,
+                              date=str(min(start, last))) if first else
+                         Said("%(register)s has no clean import yet: from %(date)s (never imported; use --from for "
+                              "its history)", register=name, date=str(min(start, last))))
         if earliest is not None and start < earliest:
-            notes.append(f"{name}: dates before {earliest} left for `posync import --since-last`")
+            notes.append(Said("%(register)s: dates before %(date)s left for `posync import --since-last`",
+                              register=name, date=str(earliest)))
             start = earliest
         day = min(start, last) if clean is None else start
         while day <= last:

@@ -22,11 +22,11 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
-from etl.i18n import Said
+from etl.i18n import NP_, Said
 from etl.store import Store
 from validators.findings import plural
 
-KINDS = ("void", "changed", "gone")
+KINDS = (NP_("change", "void"), NP_("change", "changed"), NP_("change", "gone"))  # said with word("change", …)
 EXAMPLES = 3
 
 # Every difference between what main holds for the day and what the registers now hold, per register.

@@ -219,10 +219,10 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
             result.identity = _identity(snapshot.sha256, mapping)
             if snapshot.sha256 and _already_imported(store, remote.name, request, result.identity):
                 result.status = "identical"
-                say(remote.name, "already imported, identical")
+                say(remote.name, Said("already imported, identical"))
                 return result
             checked(source, say)
-            say(remote.name, "reading")
+            say(remote.name, Said("reading"))
             if source.register is None:
                 source.register = registers.open_register(store.con, snapshot, mapping)
                 source.register.memo["dates"] = source.dates
@@ -236,14 +236,15 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
                 if _already_imported(store, remote.name, request, result.identity):
                     extract.discard(store.con, remote.name, TABLES)
                     result.status, result.counts = "identical", {}
-                    say(remote.name, "already imported, identical")
+                    say(remote.name, Said("already imported, identical"))
                     return result
-            say(remote.name, f"{extracted.counts.get('vouchers', 0):,} vouchers, "
-                             f"{extracted.counts.get('voucher_lines', 0):,} lines")
+            say(remote.name, Said("%(vouchers)s vouchers, %(lines)s lines",
+                                  vouchers=extracted.counts.get("vouchers", 0),
+                                  lines=extracted.counts.get("voucher_lines", 0)))
     except PosyncError as err:
         extract.discard(store.con, remote.name, TABLES)
         result.status, result.error, result.error_code = "error", said_of(err), err.exit_code
-        say(remote.name, f"error: {err}")
+        say(remote.name, Said("error: %(message)s", message=said_of(err)))
         with store.transaction() as con:
             ledger.log(con, "validate" if request.validate_only else "import", "error", str(err),
                        register=remote.name, mode=request.mode, process_date=request.process_date, run_id=run_id)
@@ -298,9 +299,9 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
             _record_held_codes(con, report, name)
             ledger.log(con, "import", "rejected", _rejection_text(report, name), register=name,
                        mode=request.mode, process_date=request.process_date, counts=counts, run_id=run_id)
-        say(name, "rejected")
+        say(name, Said("rejected"))
         return counts, batch.batch_id
-    say(name, "merging")
+    say(name, Said("merging"))
     checkpoint("merge")
     try:
         with store.transaction() as con:
@@ -329,9 +330,10 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
         with store.transaction() as con:
             ledger.log(con, "import", "error", message, register=name, mode=request.mode,
                        process_date=request.process_date, run_id=run_id)
-        say(name, f"error: {message}")
+        say(name, Said("error: %(message)s", message=message))
         return Counts(), ""
-    say(name, f"inserted {counts.inserted:,}, updated {counts.updated:,}, skipped {counts.skipped:,}")
+    say(name, Said("inserted %(inserted)s, updated %(updated)s, skipped %(skipped)s", inserted=counts.inserted,
+                   updated=counts.updated, skipped=counts.skipped))
     return counts, batch.batch_id
 
 

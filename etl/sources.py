@@ -69,7 +69,7 @@ class _Stager:
         """Start a register's copy (said here, on the run's own thread, when it starts)."""
         if name not in self._futures:
             if say is not None:
-                say(name, "copying")
+                say(name, Said("copying"))
             self._futures[name] = self._pool.submit(self._take, self._sources[name])
 
     def _take(self, source: Source) -> None:

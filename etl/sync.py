@@ -21,7 +21,7 @@ from etl import sources as sources_
 from etl.catalogs import PushRequest, RegisterPush, push_catalogs
 from etl.catchup import Schedule
 from etl.errors import HELD_BACK, ConfigError, PosyncError
-from etl.i18n import Said, said_of
+from etl.i18n import Said, Word, said_of
 from etl.ledger import Counts
 from etl.mapping import Mapping as RegisterMapping
 from etl.mapping import load_mapping
@@ -217,7 +217,9 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
                 if mapped and source is not None:
                     _stage_tables(store.con, sources_.checked(source, say), mapping, mapped)
                 elif mapped:
-                    say(remote.name, "copying for " + " and ".join(_STEP_OF[t] for t in mapped))
+                    steps = [Word("status", _STEP_OF[t]) for t in mapped]
+                    say(remote.name, Said("copying for %(step)s", step=steps[0]) if len(steps) == 1 else
+                        Said("copying for %(first)s and %(last)s", first=tuple(steps[:-1]), last=steps[-1]))
                     snapshot = staging.stage(remote.name, remote.path, root)
                     staging.check(snapshot)
                     _stage_tables(store.con, snapshot, mapping, mapped)
@@ -226,7 +228,7 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
                 extract.discard(store.con, remote.name, tables)
                 failures[remote.name] = Outcome(remote.name, "", "error", message=said_of(err),
                                                 exit_code=err.exit_code, transient=err.transient)
-                say(remote.name, f"error: {err}")
+                say(remote.name, Said("error: %(message)s", message=said_of(err)))
                 with store.transaction() as con:
                     for action in actions:
                         ledger.log(con, action, "error", str(err), register=remote.name, run_id=run_id)
@@ -255,7 +257,7 @@ def _first_line(err: BaseException) -> str:
 
 def _unmapped(store: Store, register: str, table: str, action: str, run_id: str) -> Outcome:
     remote = all_remotes(store, (register,))[0]
-    message = f"mapping {remote.mapping} has no {table} table; nothing to read"
+    message = Said("mapping %(mapping)s has no %(table)s table; nothing to read", mapping=remote.mapping, table=table)
     with store.transaction() as con:
         ledger.log(con, action, "skipped", message, register=register, run_id=run_id)
     return Outcome(register, _STEP_OF[table], "skipped", message=message)
@@ -352,7 +354,7 @@ def _import_steps(store: Store, request: SyncRequest, schedule: Schedule, held: 
         try:
             result = pipeline.import_range(store, base, ((day, names),), sources).days[0]
         except PosyncError as err:
-            steps.append(StepResult("import", tuple(outcomes), err.exit_code, str(err), process_date=day))
+            steps.append(StepResult("import", tuple(outcomes), err.exit_code, said_of(err), process_date=day))
             continue
         steps.append(_import_step(result, outcomes, day))
     return steps
@@ -390,7 +392,7 @@ def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...],
     try:
         result = push_catalogs(store, PushRequest(mode=request.catalogs, remotes=todo, progress=request.progress))
     except PosyncError as err:
-        return StepResult("catalogs", tuple(outcomes), err.exit_code, str(err))
+        return StepResult("catalogs", tuple(outcomes), err.exit_code, said_of(err))
     outcomes += [_push_outcome(r) for r in result.registers]
     return StepResult("catalogs", tuple(outcomes), result.exit_code, note=result.note)
 

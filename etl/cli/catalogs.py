@@ -150,7 +150,7 @@ def push_summary(result: PushResult) -> str:
                                   ("inserted", "inserted"), ("updated", "updated"), ("deleted", "deleted"),
                                   ("unchanged", "unchanged")]))
     if result.note:
-        lines.append("  " + _("note: %(note)s", note=result.note))
+        lines.append("  " + _("note: %(note)s", note=shown(result.note)))
     for r in result.registers:
         if r.error:
             lines.append(f"  {r.register}: {shown(r.error)}")
