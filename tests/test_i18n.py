@@ -352,11 +352,13 @@ def test_findings_of_a_numbering_gap_and_a_bad_value_are_said_in_spanish(
     assert set(said) == {"numbering_gap", "bad_values"}, findings
     spanish = posync("--lang", "es", "validate", "--date", DAY1)
     assert spanish.exit_code == english.exit_code
+    reason = po("es").get("is not a number", context="bad value").string  # the sample's reason, said too
     for check, message in said.items():
-        expected = _spanish_of(message)
+        expected = _spanish_of(message).replace(" is not a number", f" {reason}")
         assert expected != message and expected in spanish.output, (check, expected, spanish.output)
         assert message not in spanish.output
     assert "a FV1 le faltan 1004–1006" in spanish.output  # the catalog's words, read by a person once
+    assert "total: '1.234,56' no es un número" in spanish.output and "is not a number" not in spanish.output
     again = posync("--lang", "es", "validate", "--date", DAY1, "--format", "json")
     assert [f["message"] for f in json.loads(again.stdout)["findings"]] == \
         [f["message"] for f in findings]  # --json stays English
