@@ -13,7 +13,7 @@ import gettext
 import locale
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 DOMAIN = "posync"
@@ -190,13 +190,34 @@ class Word(str):
         return str, (str(self),)
 
 
+class Deferred(str):
+    """An English text not made from one msgid (a finding's message), with the function that says it in the
+    reader's language where it is shown.
+
+    >>> Deferred("1 voucher held back", lambda: "1 comprobante retenido")
+    '1 voucher held back'
+    """
+
+    say: Callable[[], str]
+
+    def __new__(cls, english: str, say: Callable[[], str]) -> Deferred:
+        text = super().__new__(cls, english)
+        text.say = say
+        return text
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)
+
+
 def shown(text: str) -> str:
-    """A message for the reader: a Said translated (its Said values too), a Clause or a Word said in the
-    reader's language, anything else as it is."""
+    """A message for the reader: a Said translated (its Said values too), a Clause, a Word or a Deferred said
+    in the reader's language, anything else as it is."""
     if isinstance(text, Clause) and _language != DEFAULT:
         return shown(text.said).removesuffix(".")
     if isinstance(text, Word) and _language != DEFAULT:
         return word(text.context, str(text))
+    if isinstance(text, Deferred) and _language != DEFAULT:
+        return text.say()
     if not isinstance(text, Said) or _language == DEFAULT:
         return str(text)
     params = {k: shown(v) if isinstance(v, str) else text.sep.join(shown(x) for x in v)

@@ -169,6 +169,11 @@ def problem_text(text: str) -> str:
     return found.sub(said, text)
 
 
+def finding_said(finding: Finding) -> str:
+    """A finding's message to keep for later: English as a str, said with finding_text where it is shown."""
+    return i18n.Deferred(finding.message, functools.partial(finding_text, finding))
+
+
 def clean(text: str) -> str:
     """Make data safe to print on a terminal: control characters become visible escapes.
 

@@ -27,6 +27,7 @@ from etl.mapping import Mapping as RegisterMapping
 from etl.mapping import load_mapping
 from etl.pipeline import ImportRequest
 from etl.remotes import Remote, all_remotes
+from etl.report import finding_said
 from etl.sources import Source
 from etl.store import Store
 
@@ -144,7 +145,7 @@ class SyncResult:
             mine = [o for o in self.outcomes() if o.register == name]
             vouchers = [o for o in mine if o.step == "import"]
             status = max((o.status for o in mine), key=lambda s: _SEVERITY.get(s, 0), default="ok")
-            notes = tuple(Said("%(step)s: %(message)s", step=o.step, message=o.message) for o in mine
+            notes = tuple(Said("%(step)s: %(message)s", step=Word("status", o.step), message=o.message) for o in mine
                           if o.status not in ("ok", "skipped") and o.message)
             out.append(RegisterLine(
                 name,
@@ -369,11 +370,13 @@ def _import_step(result: pipeline.ImportResult, outcomes: list[Outcome], day: dt
             outcomes.append(Outcome(r.name, "import", "error", message=r.error or "", exit_code=1,
                                     transient=_is_transient_text(r.error)))
             continue
-        reasons = tuple(f.message for f in rejections if r.name in f.registers)
-        message = "already imported, identical" if r.status == "identical" else "; ".join(reasons[:3])
+        reasons = tuple(finding_said(f) for f in rejections if r.name in f.registers)
+        said = reasons[:3] if r.status != "identical" else ()
+        message = Said("already imported, identical") if r.status == "identical" else \
+            Said("%(reasons)s", reasons=said, sep="; ")
         if (left := result.changes.get(r.name)) is not None:  # shown every cycle until applied or accepted
             reasons += (left.sentence(),)
-            message = "; ".join(m for m in (message if r.status != "identical" else "", left.sentence()) if m)
+            message = Said("%(reasons)s", reasons=(*said, left.sentence()), sep="; ")
             status = "warning" if status == "ok" else status
         outcomes.append(Outcome(r.name, "import", status, counts, message=message, details=reasons,
                                 exit_code=HELD_BACK if any(f.is_rejection for f in rejections if r.name in f.registers)
