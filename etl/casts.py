@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from etl.i18n import NP_
 from etl.sqltemplate import fill
 
 PLACEHOLDER = "__x__"
@@ -38,6 +39,14 @@ INTEGERS = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "U
             "UTINYINT", "UHUGEINT")
 FLOATS = ("DOUBLE", "FLOAT", "REAL")
 TEXTS = ("VARCHAR", "TEXT", "STRING")
+
+# Why a value is bad, as the SQL here and in etl.extract words it: stored in English (a sample's "problem", the
+# --json report), said in the reader's language where a report shows it (etl.report.problem_text).
+REASONS = (NP_("bad value", "is not a number"), NP_("bad value", "has more than %(n)s decimals"),
+           NP_("bad value", "is out of range"), NP_("bad value", "is not a whole number"),
+           NP_("bad value", "is not a date"), NP_("bad value", "is not a date and time"),
+           NP_("bad value", "is not true or false"), NP_("bad value", "is not a finite number"),
+           NP_("bad value", "is not UTF-8"), NP_("bad value", "gave no text"))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.store import Store
 
 LOOK_BACK_DAYS = 31  # how far `watch` reaches back on its own; `import --since-last` has no such limit
@@ -57,10 +58,12 @@ def days(first: dt.date, last: dt.date) -> tuple[dt.date, ...]:
     datetime.date(2026, 11, 26)
     """
     if last < first:
-        raise ConfigError(f"--from {first} is after --to {last}; give the earlier date first.")
+        raise ConfigError(Said("--from %(first)s is after --to %(last)s; give the earlier date first.",
+                               first=str(first), last=str(last)))
     count = (last - first).days + 1
     if count > MAX_DATES:
-        raise ConfigError(f"--from {first} --to {last} is {count} dates; import at most {MAX_DATES} at a time.")
+        raise ConfigError(Said("--from %(first)s --to %(last)s is %(count)s dates; import at most %(most)s at a "
+                               "time.", first=str(first), last=str(last), count=str(count), most=str(MAX_DATES)))
     return tuple(first + dt.timedelta(days=i) for i in range(count))
 
 
@@ -77,10 +80,13 @@ def since_last(store: Store, registers: tuple[str, ...], last: dt.date, look_bac
     for name, clean, first in store.con.execute(_PER_REGISTER, [list(registers)]).fetchall():
         start = clean + dt.timedelta(days=1) if clean else (first or last)
         if clean is None:
-            notes.append(f"{name} has no clean import yet: from {min(start, last)}"
-                         + ("" if first else " (never imported; use --from for its history)"))
+            notes.append(Said("%(register)s has no clean import yet: from %(date)s", register=name,
+                              date=str(min(start, last))) if first else
+                         Said("%(register)s has no clean import yet: from %(date)s (never imported; use --from for "
+                              "its history)", register=name, date=str(min(start, last))))
         if earliest is not None and start < earliest:
-            notes.append(f"{name}: dates before {earliest} left for `posync import --since-last`")
+            notes.append(Said("%(register)s: dates before %(date)s left for `posync import --since-last`",
+                              register=name, date=str(earliest)))
             start = earliest
         day = min(start, last) if clean is None else start
         while day <= last:

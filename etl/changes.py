@@ -22,11 +22,11 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
-from etl.i18n import Said
+from etl.i18n import NP_, Said
 from etl.store import Store
 from validators.findings import plural
 
-KINDS = ("void", "changed", "gone")
+KINDS = (NP_("change", "void"), NP_("change", "changed"), NP_("change", "gone"))  # said with word("change", …)
 EXAMPLES = 3
 
 # Every difference between what main holds for the day and what the registers now hold, per register.
@@ -176,7 +176,7 @@ def accept(store: Store, process_date: dt.date, register: str, reason: str,
            vouchers: tuple[tuple[str, int], ...] = ()) -> int:
     """Mark a register's pending differences of a date as deliberate (all, or the vouchers given); logged."""
     if not reason.strip():
-        raise ConfigError("say why with --reason: the log keeps it beside the differences accepted.")
+        raise ConfigError(Said("say why with --reason: the log keeps it beside the differences accepted."))
     with store.transaction() as con:
         con.execute("CREATE OR REPLACE TEMP TABLE accept_keys (voucher_code VARCHAR, number BIGINT)")
         if vouchers:
@@ -187,8 +187,8 @@ def accept(store: Store, process_date: dt.date, register: str, reason: str,
         row = con.execute(f"SELECT count(*) FROM source_changes WHERE {where}", [register, process_date]).fetchone()
         count = int(row[0]) if row else 0
         if not count:
-            raise ConfigError(f"register {register} has no pending changes at source for {process_date}; "
-                              "`posync changes list` shows them.")
+            raise ConfigError(Said("register %(register)s has no pending changes at source for %(date)s; "
+                                   "`posync changes list` shows them.", register=register, date=str(process_date)))
         con.execute(f"UPDATE source_changes SET status = 'accepted', reason = ?, accepted_at = now()::TIMESTAMP "
                     f"WHERE {where}", [reason, register, process_date])
         ledger.log(con, "changes accept", "ok", f"{plural(count, 'difference')} accepted as deliberate: {reason}",

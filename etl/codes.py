@@ -16,10 +16,9 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
-from etl.i18n import Said
+from etl.i18n import Nn_, Said
 from etl.remotes import get
 from etl.store import Store
-from validators.findings import plural
 
 LISTING = """
 WITH known AS (SELECT voucher_code FROM voucher_code_owners UNION SELECT voucher_code FROM code_stats
@@ -81,10 +80,14 @@ def assign(store: Store, code: str, register: str, reason: str) -> str:
         holders = _current_holders(con, code, register)
         if holders:
             who, n = holders[0]
-            raise ConfigError(
-                f"{code} would be shared: main holds {plural(n, 'voucher')} of {code} from {who}, which is still a "
-                f"register. If {register} replaces {who}, rename it instead (`posync remote rename {who} "
-                f"{register}`), or remove {who} first (`posync remote remove {who}`); nothing was changed.")
+            raise ConfigError(Said(Nn_(
+                "%(code)s would be shared: main holds %(num)s voucher of %(code)s from %(who)s, which is still a "
+                "register. If %(register)s replaces %(who)s, rename it instead (`posync remote rename %(who)s "
+                "%(register)s`), or remove %(who)s first (`posync remote remove %(who)s`); nothing was changed.",
+                "%(code)s would be shared: main holds %(num)s vouchers of %(code)s from %(who)s, which is still a "
+                "register. If %(register)s replaces %(who)s, rename it instead (`posync remote rename %(who)s "
+                "%(register)s`), or remove %(who)s first (`posync remote remove %(who)s`); nothing was changed."),
+                num=n, code=code, who=who, register=register))
         con.execute("DELETE FROM voucher_code_owners WHERE voucher_code = ?", [code])
         con.execute("INSERT INTO voucher_code_owners VALUES (?, ?, now()::TIMESTAMP, NULL)", [code, register])
         con.execute("DELETE FROM held_codes WHERE voucher_code = ? AND register = ?", [code, register])
@@ -103,10 +106,14 @@ def release(store: Store, code: str, reason: str) -> str:
         holders = _current_holders(con, code, None)
         if holders:
             who, n = holders[0]
-            raise ConfigError(
-                f"{code} is in use: main holds {plural(n, 'voucher')} of {code} from {who}, which is still a "
-                f"register, so freeing it would let another register's {code} land beside them. To move it, "
-                f"`posync codes assign {code} REGISTER --reason …`; nothing was changed.")
+            raise ConfigError(Said(Nn_(
+                "%(code)s is in use: main holds %(num)s voucher of %(code)s from %(who)s, which is still a register, "
+                "so freeing it would let another register's %(code)s land beside them. To move it, `posync codes "
+                "assign %(code)s REGISTER --reason …`; nothing was changed.",
+                "%(code)s is in use: main holds %(num)s vouchers of %(code)s from %(who)s, which is still a "
+                "register, so freeing it would let another register's %(code)s land beside them. To move it, "
+                "`posync codes assign %(code)s REGISTER --reason …`; nothing was changed."),
+                num=n, code=code, who=who))
         con.execute("DELETE FROM voucher_code_owners WHERE voucher_code = ?", [code])
         ledger.log(con, "codes release", "ok", f"{code} released (owner was {owner}): {why}", register=owner)
     return owner

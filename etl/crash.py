@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from etl.errors import PosyncError
+from etl.i18n import Said
 
 
 def first_line(err: BaseException) -> str:
@@ -51,5 +52,6 @@ def contained(folder: Path, register: str, doing: str) -> Iterator[None]:
         raise KeyboardInterrupt from None
     except Exception as err:  # noqa: BLE001 - the point: nothing unexpected escapes a register
         path = write(folder, f"{register} {doing}")
-        raise PosyncError(f"register {register}: unexpected error while {doing} ({type(err).__name__}: "
-                          f"{first_line(err)}); the details are in {path}.") from None
+        raise PosyncError(Said("register %(register)s: unexpected error while %(doing)s (%(kind)s: %(line)s); the "
+                               "details are in %(path)s.", register=register, doing=doing, kind=type(err).__name__,
+                               line=first_line(err), path=str(path))) from None

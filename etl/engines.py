@@ -82,10 +82,10 @@ def extension_path(extension: str) -> Path:
     try:
         module = importlib.import_module(package)
     except ImportError as err:
-        raise ConfigError(
-            f"DuckDB extension {extension} is not installed; run: pip install "
-            f"duckdb-extension-{extension.replace('_', '-')}=={duckdb.__version__}"
-        ) from err
+        raise ConfigError(Said("DuckDB extension %(extension)s is not installed; run: pip install %(package)s",
+                               extension=extension,
+                               package=f"duckdb-extension-{extension.replace('_', '-')}=={duckdb.__version__}")
+                          ) from err
     base = Path(os.path.dirname(module.__file__ or ""))
     return base / "extensions" / f"v{duckdb.__version__}" / f"{extension}.duckdb_extension"
 

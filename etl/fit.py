@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from etl import extract, registers, staging
 from etl.errors import ConfigError, PosyncError
+from etl.i18n import Clause, Said, said_of
 from etl.mapping import Mapping, builtin_mappings, load_mapping
 from etl.store import Store
 
@@ -23,7 +24,7 @@ def _missing(register: registers.Register) -> str | None:
     try:
         extract.check_columns(register, tables)
     except PosyncError as err:
-        return str(err)
+        return said_of(err)
     return None
 
 
@@ -40,9 +41,11 @@ def check(store: Store, name: str, path: str, mapping: Mapping) -> None:
             fits = [m for m in builtin_mappings() if m != mapping.name and _fits(register, m)]
     finally:
         staging.cleanup(root)
-    hint = (f"; this looks like a {fits[0]} register: add --mapping {fits[0]}" if fits
-            else "; give the mapping that describes this register with --mapping, or pass --no-check")
-    raise ConfigError(f"{missing.removesuffix('.')}{hint}.")
+    if fits:
+        raise ConfigError(Said("%(missing)s; this looks like a %(mapping)s register: add --mapping %(mapping)s.",
+                               missing=Clause(missing), mapping=fits[0]))
+    raise ConfigError(Said("%(missing)s; give the mapping that describes this register with --mapping, or pass "
+                           "--no-check.", missing=Clause(missing)))
 
 
 def _fits(register: registers.Register, other: str) -> bool:
@@ -54,5 +57,6 @@ def refuse_twice(store: Store, name: str, real: str) -> None:
     """Two registers on one database would import the same sales twice under two names: refused."""
     for other, path in store.con.execute("SELECT name, path FROM remotes WHERE name <> ?", [name]).fetchall():
         if path == real or registers.same_file(path, real):
-            raise ConfigError(f"register {other} already reads {path}; two registers can't share one database "
-                              f"(`posync remote edit {other}` if it moved, or `posync remote remove {other}`).")
+            raise ConfigError(Said("register %(other)s already reads %(path)s; two registers can't share one "
+                                   "database (`posync remote edit %(other)s` if it moved, or `posync remote remove "
+                                   "%(other)s`).", other=other, path=path))

@@ -13,7 +13,7 @@ import gettext
 import locale
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 DOMAIN = "posync"
@@ -126,33 +126,107 @@ class Said(str):
     """A message made where it is not yet known who reads it: English as a str (the log, --json), translated
     when it is shown (`shown`). Build it from one msgid and its values; joining two makes a plain str again.
 
+    A template made with Nn_ (singular, plural) is said of the count `num`, in the form that count needs.
+
     >>> text = Said("%(num)s vouchers held back", num=1200)
     >>> text, shown(text)
     ('1,200 vouchers held back', '1,200 vouchers held back')
+    >>> Said(Nn_("%(num)s voucher of %(code)s", "%(num)s vouchers of %(code)s"), num=1, code="FV")
+    '1 voucher of FV'
     """
 
     template: str
+    plural: str
     params: dict[str, object]
     sep: str
 
-    def __new__(cls, template: str, /, sep: str = ", ", **params: object) -> Said:
+    def __new__(cls, template: str | tuple[str, str], /, sep: str = ", ", **params: object) -> Said:
         """sep joins a value that is a tuple of texts (each a Said or a plain str)."""
-        text = super().__new__(cls, template % {k: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
-                                                else sep.join(v) if isinstance(v, tuple) else v
-                                                for k, v in params.items()})
-        text.template, text.params, text.sep = template, params, sep
+        singular, plural = template if isinstance(template, tuple) else (template, "")
+        english = plural if plural and params["num"] != 1 else singular
+        text = super().__new__(cls, english % {k: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
+                                               else sep.join(v) if isinstance(v, tuple) else v
+                                               for k, v in params.items()})
+        text.template, text.plural, text.params, text.sep = singular, plural, params, sep
         return text
 
     def __reduce__(self) -> tuple[type[str], tuple[str]]:
         return str, (str(self),)  # a copy (dataclasses.asdict, pickle) is the English text
 
 
+class Clause(str):
+    """A sentence said inside another one, its final period dropped: in English and where it is shown.
+
+    >>> Clause(Said("%(name)s is missing.", name="vouchers")) + "; add it."
+    'vouchers is missing; add it.'
+    """
+
+    said: str
+
+    def __new__(cls, said: str) -> Clause:
+        text = super().__new__(cls, str(said).removesuffix("."))
+        text.said = said
+        return text
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)
+
+
+class Word(str):
+    """A word marked with NP_(context, value), kept English as a str and said in its context where shown.
+
+    >>> Word("status", "rejected"), shown(Word("status", "rejected"))
+    ('rejected', 'rejected')
+    """
+
+    context: str
+
+    def __new__(cls, context: str, value: str) -> Word:
+        text = super().__new__(cls, value)
+        text.context = context
+        return text
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)
+
+
+class Deferred(str):
+    """An English text not made from one msgid (a finding's message), with the function that says it in the
+    reader's language where it is shown.
+
+    >>> Deferred("1 voucher held back", lambda: "1 comprobante retenido")
+    '1 voucher held back'
+    """
+
+    say: Callable[[], str]
+
+    def __new__(cls, english: str, say: Callable[[], str]) -> Deferred:
+        text = super().__new__(cls, english)
+        text.say = say
+        return text
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)
+
+
 def shown(text: str) -> str:
-    """A message for the reader: a Said translated (its Said values too), anything else as it is."""
+    """A message for the reader: a Said translated (its Said values too), a Clause, a Word or a Deferred said
+    in the reader's language, anything else as it is."""
+    if isinstance(text, Clause) and _language != DEFAULT:
+        return shown(text.said).removesuffix(".")
+    if isinstance(text, Word) and _language != DEFAULT:
+        return word(text.context, str(text))
+    if isinstance(text, Deferred) and _language != DEFAULT:
+        return text.say()
     if not isinstance(text, Said) or _language == DEFAULT:
         return str(text)
-    return _(text.template, **{k: shown(v) if isinstance(v, str) else text.sep.join(shown(x) for x in v)
-                               if isinstance(v, tuple) else v for k, v in text.params.items()})
+    params = {k: shown(v) if isinstance(v, str) else text.sep.join(shown(x) for x in v)
+              if isinstance(v, tuple) else v for k, v in text.params.items()}
+    if text.plural:
+        num = params.pop("num")
+        assert isinstance(num, int)
+        return ngettext(text.template, text.plural, num, **params)
+    return _(text.template, **params)
 
 
 def said_of(err: BaseException) -> str:
@@ -171,6 +245,11 @@ def error_text(err: BaseException) -> str:
 def N_(message: str, /) -> str:
     """Mark a message for the catalog without translating it yet (translated where it is shown)."""
     return message
+
+
+def Nn_(singular: str, plural: str, /) -> tuple[str, str]:
+    """Mark a message said of a count (%(num)s) for the catalog, its singular and plural: Said(Nn_(…), num=n)."""
+    return singular, plural
 
 
 def NP_(context: str, message: str, /) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import duckdb
 
 from etl.errors import ConfigError
+from etl.i18n import Said
 
 # Every action posync writes to sync_log (what `posync log --action` accepts).
 ACTIONS = ("import", "validate", "sync", "loyalty sync", "rules sync", "push", "restore", "catalog load",
@@ -42,7 +43,7 @@ def log(
     con.execute(
         "INSERT INTO sync_log VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [str(uuid.uuid4()), run_id, register, action, mode, process_date, counts.read, counts.inserted,
-         counts.updated, counts.skipped, counts.rejected, status, message],
+         counts.updated, counts.skipped, counts.rejected, status, str(message)],
     )
 
 
@@ -109,8 +110,10 @@ def entries(con: duckdb.DuckDBPyConnection, register: str | None = None, action:
             "SELECT 1 FROM remotes WHERE name = ? UNION ALL SELECT 1 FROM sync_log WHERE register = ? LIMIT 1",
             [register, register]).fetchone():
         known = [r[0] for r in con.execute("SELECT name FROM remotes ORDER BY name").fetchall()]
-        raise ConfigError(f"no register named {register} has ever been in this store"
-                          + (f"; registers: {', '.join(known)}." if known else "."))
+        if known:
+            raise ConfigError(Said("no register named %(register)s has ever been in this store; registers: "
+                                   "%(known)s.", register=register, known=", ".join(known)))
+        raise ConfigError(Said("no register named %(register)s has ever been in this store.", register=register))
     rows = con.execute(
         """SELECT logged_at, register, action, mode, process_date, read, inserted, updated, skipped, rejected,
                   status, message

@@ -142,7 +142,8 @@ def _load_mapping(name_or_path: str) -> Mapping:
     if errors:
         first = errors[0]
         message = first.message if len(first.message) < 200 else first.message[:200] + "…"
-        raise ConfigError(f"mapping {path.name}: {_json_path(first.absolute_path)}: {message}.")
+        raise ConfigError(Said("mapping %(name)s: %(where)s: %(why)s.", name=path.name,
+                               where=_json_path(first.absolute_path), why=message))
     tables = {
         canonical: _table_mapping(path.name, canonical, spec) for canonical, spec in document["tables"].items()
     }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from etl import ledger
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.store import Store
 
 
@@ -24,9 +25,11 @@ class Resolution:
 def set_resolution(store: Store, r: Resolution) -> None:
     """Create or replace the numbering resolution of one voucher code."""
     if r.range_from > r.range_to:
-        raise ConfigError(f"--from {r.range_from} is after --to {r.range_to}; give the authorised range in order.")
+        raise ConfigError(Said("--from %(first)s is after --to %(last)s; give the authorised range in order.",
+                               first=str(r.range_from), last=str(r.range_to)))
     if r.valid_from and r.valid_to and r.valid_from > r.valid_to:
-        raise ConfigError(f"--valid-from {r.valid_from} is after --valid-to {r.valid_to}.")
+        raise ConfigError(Said("--valid-from %(first)s is after --valid-to %(last)s.", first=str(r.valid_from),
+                               last=str(r.valid_to)))
     with store.transaction() as con:
         con.execute("DELETE FROM numbering WHERE voucher_code = ?", [r.voucher_code])
         con.execute("INSERT INTO numbering VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -121,6 +121,7 @@ def parent_folder(path: str) -> PurePath:
 def usable(folder: Path, store_target: str) -> Path:
     """The working folder, created and writable; else one sentence naming what chose it and the fix (exit 2)."""
     from etl.errors import ConfigError
+    from etl.i18n import Said
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -129,11 +130,11 @@ def usable(folder: Path, store_target: str) -> Path:
         probe.unlink()
     except OSError as err:
         what = f"POSYNC_HOME={os.environ['POSYNC_HOME']}" if os.environ.get("POSYNC_HOME") else \
-            "the working folder beside the main store"
-        fix = ("point POSYNC_HOME at a folder posync can write, or unset it to work beside the main store"
-               if os.environ.get("POSYNC_HOME") else "set POSYNC_HOME to a folder posync can write")
-        raise ConfigError(f"{what} is not usable ({err.strerror or err}: {err.filename or folder}); {fix}.") \
-            from None
+            Said("the working folder beside the main store")
+        fix = (Said("point POSYNC_HOME at a folder posync can write, or unset it to work beside the main store")
+               if os.environ.get("POSYNC_HOME") else Said("set POSYNC_HOME to a folder posync can write"))
+        raise ConfigError(Said("%(what)s is not usable (%(why)s: %(path)s); %(fix)s.", what=what, fix=fix,
+                               why=str(err.strerror or err), path=str(err.filename or folder))) from None
     return folder
 
 
@@ -148,6 +149,6 @@ def confined(base: Path, *parts: str) -> Path:
     ValueError: path ../etc escapes /data
     """
     path = base.joinpath(*parts).resolve()
-    if not path.is_relative_to(base.resolve()):
+    if not path.is_relative_to(base.resolve()):  # a guard: callers check ids and file names before
         raise ValueError(f"path {'/'.join(parts)} escapes {base}")
     return path

@@ -18,6 +18,7 @@ import duckdb
 from sqlglot import exp
 
 from etl.errors import PosyncError
+from etl.i18n import Nn_, Said
 
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "vouchers": ("voucher_code", "number"),
@@ -72,19 +73,21 @@ def add_natural_keys(con: duckdb.DuckDBPyConnection, catalog: str, store: str) -
         row = con.execute("SELECT * FROM postgres_query(?, ?)",
                           [catalog, f"SELECT count(*) AS n FROM ({key.duplicates_sql()}) d"]).fetchone()
         if row and row[0]:
-            keys = f"{row[0]:,} key occurs" if row[0] == 1 else f"{row[0]:,} keys occur"
-            raise PosyncError(
-                f"main store {store}: cannot add the unique key ({', '.join(key.columns)}) to table {key.table}: "
-                f"{keys} more than once (left by runs that overlapped before posync checked its run lock); "
-                f"list them with `{key.duplicates_sql()}`, remove the extra copies, then run again "
-                "(nothing was changed)."
-            )
+            raise PosyncError(Said(Nn_(
+                "main store %(store)s: cannot add the unique key (%(columns)s) to table %(table)s: %(num)s key occurs "
+                "more than once (left by runs that overlapped before posync checked its run lock); list them with "
+                "`%(sql)s`, remove the extra copies, then run again (nothing was changed).",
+                "main store %(store)s: cannot add the unique key (%(columns)s) to table %(table)s: %(num)s keys occur "
+                "more than once (left by runs that overlapped before posync checked its run lock); list them with "
+                "`%(sql)s`, remove the extra copies, then run again (nothing was changed)."),
+                num=int(row[0]), store=store, columns=", ".join(key.columns), table=key.table,
+                sql=key.duplicates_sql()))
         try:
             con.execute("CALL postgres_execute(?, ?)", [catalog, key.ddl()])
         except duckdb.Error as err:  # e.g. "must be owner of table": the tables belong to another role
             reason = str(err).strip().rpartition("ERROR:")[2].strip().splitlines()[0]  # the server's own words
-            raise PosyncError(
-                f"main store {store}: cannot add the unique key ({', '.join(key.columns)}) to table {key.table} "
-                f"({reason}); run posync once as the tables' owner, or make posync's role their owner "
-                "(ALTER TABLE … OWNER TO), then run again (nothing was changed)."
-            ) from None
+            raise PosyncError(Said(
+                "main store %(store)s: cannot add the unique key (%(columns)s) to table %(table)s (%(why)s); run "
+                "posync once as the tables' owner, or make posync's role their owner (ALTER TABLE … OWNER TO), then "
+                "run again (nothing was changed).", store=store, columns=", ".join(key.columns), table=key.table,
+                why=reason)) from None

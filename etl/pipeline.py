@@ -17,7 +17,7 @@ from etl.catchup import Schedule
 from etl.changes import Changes
 from etl.errors import HELD_BACK, ConfigError, PosyncError
 from etl.faults import checkpoint
-from etl.i18n import said_of
+from etl.i18n import Said, said_of
 from etl.ledger import Counts
 from etl.mapping import Mapping
 from etl.remotes import Remote, all_remotes
@@ -143,7 +143,7 @@ def _will_read(store: Store, request: ImportRequest, schedule: Schedule) -> Will
 def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
     remotes = all_remotes(store, names)
     if not remotes:
-        raise ConfigError("no registers to import from; add one with `posync remote add NAME PATH`.")
+        raise ConfigError(Said("no registers to import from; add one with `posync remote add NAME PATH`."))
     return remotes
 
 
@@ -213,16 +213,16 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
         source.wait(say)
         if source.error is not None:
             raise source.error
-        with crash.contained(store.data_dir, remote.name, "reading it"):
+        with crash.contained(store.data_dir, remote.name, Said("reading it")):
             snapshot, mapping = source.snapshot, source.mapping
             assert snapshot is not None and mapping is not None
             result.identity = _identity(snapshot.sha256, mapping)
             if snapshot.sha256 and _already_imported(store, remote.name, request, result.identity):
                 result.status = "identical"
-                say(remote.name, "already imported, identical")
+                say(remote.name, Said("already imported, identical"))
                 return result
             checked(source, say)
-            say(remote.name, "reading")
+            say(remote.name, Said("reading"))
             if source.register is None:
                 source.register = registers.open_register(store.con, snapshot, mapping)
                 source.register.memo["dates"] = source.dates
@@ -236,14 +236,15 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
                 if _already_imported(store, remote.name, request, result.identity):
                     extract.discard(store.con, remote.name, TABLES)
                     result.status, result.counts = "identical", {}
-                    say(remote.name, "already imported, identical")
+                    say(remote.name, Said("already imported, identical"))
                     return result
-            say(remote.name, f"{extracted.counts.get('vouchers', 0):,} vouchers, "
-                             f"{extracted.counts.get('voucher_lines', 0):,} lines")
+            say(remote.name, Said("%(vouchers)s vouchers, %(lines)s lines",
+                                  vouchers=extracted.counts.get("vouchers", 0),
+                                  lines=extracted.counts.get("voucher_lines", 0)))
     except PosyncError as err:
         extract.discard(store.con, remote.name, TABLES)
         result.status, result.error, result.error_code = "error", said_of(err), err.exit_code
-        say(remote.name, f"error: {err}")
+        say(remote.name, Said("error: %(message)s", message=said_of(err)))
         with store.transaction() as con:
             ledger.log(con, "validate" if request.validate_only else "import", "error", str(err),
                        register=remote.name, mode=request.mode, process_date=request.process_date, run_id=run_id)
@@ -298,9 +299,9 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
             _record_held_codes(con, report, name)
             ledger.log(con, "import", "rejected", _rejection_text(report, name), register=name,
                        mode=request.mode, process_date=request.process_date, counts=counts, run_id=run_id)
-        say(name, "rejected")
+        say(name, Said("rejected"))
         return counts, batch.batch_id
-    say(name, "merging")
+    say(name, Said("merging"))
     checkpoint("merge")
     try:
         with store.transaction() as con:
@@ -320,17 +321,19 @@ def _merge_one(store: Store, s: _Staged, request: ImportRequest, report: Report,
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None
     except Exception as err:  # noqa: BLE001 - the transaction rolled back; record why and go on
-        first = crash.first_line(err)
-        message = f"register {name}: " + (_disk_full(err) or f"merge failed and was rolled back: {first}")
-        if not _disk_full(err):
-            message += f"; the details are in {crash.write(store.data_dir, f'{name} merge')}"
+        full = _disk_full(err)
+        message = Said("register %(register)s: disk full at the main store while merging (%(why)s); nothing was "
+                       "written", register=name, why=full) if full is not None else \
+            Said("register %(register)s: merge failed and was rolled back: %(why)s; the details are in %(path)s",
+                 register=name, why=crash.first_line(err), path=str(crash.write(store.data_dir, f"{name} merge")))
         s.status, s.error, s.error_code = "error", message, 1
         with store.transaction() as con:
             ledger.log(con, "import", "error", message, register=name, mode=request.mode,
                        process_date=request.process_date, run_id=run_id)
-        say(name, f"error: {message}")
+        say(name, Said("error: %(message)s", message=message))
         return Counts(), ""
-    say(name, f"inserted {counts.inserted:,}, updated {counts.updated:,}, skipped {counts.skipped:,}")
+    say(name, Said("inserted %(inserted)s, updated %(updated)s, skipped %(skipped)s", inserted=counts.inserted,
+                   updated=counts.updated, skipped=counts.skipped))
     return counts, batch.batch_id
 
 
@@ -345,9 +348,10 @@ def _record_held_codes(con: duckdb.DuckDBPyConnection, report: Report, register:
 
 
 def _disk_full(err: Exception) -> str | None:
+    """The error's first line when it says the disk is full, else None."""
     text = str(err)
     if "No space left" in text or "disk full" in text.lower():
-        return f"disk full at the main store while merging ({text.splitlines()[0]}); nothing was written"
+        return text.splitlines()[0]
     return None
 
 

@@ -162,7 +162,7 @@ def _psycopg() -> Any:
     try:
         import psycopg
     except ImportError as err:  # pragma: no cover - a dependency of posync
-        raise ConfigError("PostgreSQL support needs psycopg; run: pip install 'psycopg[binary]'") from err
+        raise ConfigError(Said("PostgreSQL support needs psycopg; run: pip install 'psycopg[binary]'")) from err
     return psycopg
 
 
@@ -258,16 +258,15 @@ class RunLock:
             entered = con.execute("SELECT * FROM postgres_query(?, ?)", [catalog, enter]).fetchone()
             held = con.execute("SELECT * FROM postgres_query(?, ?)", [catalog, check]).fetchone()
         except duckdb.Error as err:  # the data connection itself broke (server restart, network)
-            raise TransientError(
-                f"main store {redact(self._target)}: could not check the run lock ({first_line(err)}); nothing of "
-                "this transaction was written; it will be retried on the next run."
-            ) from None
+            raise TransientError(Said(
+                "main store %(store)s: could not check the run lock (%(why)s); nothing of this transaction was "
+                "written; it will be retried on the next run.", store=redact(self._target), why=first_line(err)
+            )) from None
         if not (entered and entered[0] and held and held[0]):
-            raise TransientError(
-                f"main store {redact(self._target)}: the run lock was lost (the PostgreSQL session holding it ended: "
-                "terminated, server restart or dropped connection), so nothing of this transaction was written; "
-                "this run stops here, run it again."
-            )
+            raise TransientError(Said(
+                "main store %(store)s: the run lock was lost (the PostgreSQL session holding it ended: terminated, "
+                "server restart or dropped connection), so nothing of this transaction was written; this run stops "
+                "here, run it again.", store=redact(self._target)))
         checkpoint("lock_proved")  # proved, not yet committed: the window the commit barrier closes
 
     info: dict[str, Any] = {}
@@ -329,10 +328,8 @@ def take_run_lock(uri: str, command: str = "posync") -> RunLock:
         session.close()
         raise
     session.close()
-    raise StoreLocked(
-        f"another posync run ({holder}) holds the main store {redact(uri)}; "
-        "wait for it to finish, or stop it, then run again."
-    )
+    raise StoreLocked(Said("another posync run (%(holder)s) holds the main store %(store)s; wait for it to finish, "
+                           "or stop it, then run again.", holder=holder, store=redact(uri)))
 
 
 def _pass_barrier(session: psycopg.Connection[Any], uri: str) -> None:
@@ -343,10 +340,9 @@ def _pass_barrier(session: psycopg.Connection[Any], uri: str) -> None:
     try:
         session.execute("SELECT pg_advisory_lock(%s)", [barrier])
     except psycopg.errors.LockNotAvailable:
-        raise StoreLocked(
-            f"a posync run that lost its lock on the main store {redact(uri)} is still finishing a transaction "
-            f"after {BARRIER_SECONDS} s; stop it, then run again."
-        ) from None
+        raise StoreLocked(Said("a posync run that lost its lock on the main store %(store)s is still finishing a "
+                               "transaction after %(seconds)s s; stop it, then run again.", store=redact(uri),
+                               seconds=BARRIER_SECONDS)) from None
     session.execute("SELECT pg_advisory_unlock(%s)", [barrier])
     session.execute("RESET lock_timeout")
 

@@ -431,7 +431,7 @@ def same_file(a: str, b: str) -> bool:
     if "://" in a or "://" in b:
         return False
     try:
-        return bool(share.bounded("path", "comparing files", os.path.samefile, a, b))
+        return bool(share.bounded("path", N_("comparing files"), os.path.samefile, a, b))
     except (OSError, PosyncError):
         return False
 

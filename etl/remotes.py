@@ -15,7 +15,7 @@ from typing import Any
 from etl import fit, ledger, paths, postgres, share
 from etl.engines import ENGINES, is_postgres_uri, sniff
 from etl.errors import ConfigError, PosyncError, TransientError
-from etl.i18n import Said, said_of
+from etl.i18n import N_, Said, said_of
 from etl.mapping import load_mapping
 from etl.store import Store
 
@@ -55,22 +55,25 @@ def resolve_path(path: str) -> tuple[str, str]:
         kind = share.regular_file(candidate)
         if kind == "is a folder":
             candidate = _only_database(candidate)
+        elif kind == "does not exist":
+            raise ConfigError(Said("path %(path)s %(kind)s; check it, or pass --no-check to register it anyway.",
+                                   path=path, kind=kind))
         elif kind is not True:
-            hint = " check it, or pass --no-check to register it anyway" if kind == "does not exist" else \
-                " give the register's database file"
-            raise ConfigError(f"path {path} {kind};{hint}.")
-        engine = share.bounded("path", "reading the file", sniff, Path(candidate))
+            raise ConfigError(Said("path %(path)s %(kind)s; give the register's database file.", path=path,
+                                   kind=kind))
+        engine = share.bounded("path", N_("reading the file"), sniff, Path(candidate))
     except TransientError as err:
-        raise ConfigError(f"path {path}: {str(err).split(': ', 1)[1].split(';')[0]}; check the share, or pass "
-                          "--no-check to register it anyway.") from None
+        why = err.why if isinstance(err, share.TimedOut) else str(err).split(": ", 1)[-1].split(";")[0]
+        raise ConfigError(Said("path %(path)s: %(why)s; check the share, or pass --no-check to register it anyway.",
+                               path=path, why=why)) from None
     except PosyncError as err:
-        raise ConfigError(str(err)) from None
+        raise ConfigError(said_of(err)) from None
     return candidate, engine.name
 
 
 def _only_database(folder: str) -> str:
     """The one SQLite or DuckDB file in a folder (bounded: the folder may be on a dead share)."""
-    entries = share.bounded("path", "listing the folder", lambda: sorted(os.listdir(folder)))
+    entries = share.bounded("path", N_("listing the folder"), lambda: sorted(os.listdir(folder)))
     found = [os.path.join(folder, e) for e in entries
              if share.regular_file(os.path.join(folder, e)) is True and _is_database(Path(folder, e))]
     if len(found) != 1:
@@ -82,7 +85,7 @@ def _only_database(folder: str) -> str:
 
 def _is_database(path: Path) -> bool:
     try:
-        share.bounded("path", "reading the file", sniff, path)
+        share.bounded("path", N_("reading the file"), sniff, path)
     except PosyncError:
         return False
     return True

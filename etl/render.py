@@ -35,7 +35,8 @@ STATUSES = (  # values, not headers: a context keeps "rejected" (a register's st
     NP_("status", "refused"), NP_("status", "total"), NP_("status", "insert"), NP_("status", "overwrite"),
     NP_("status", "import"), NP_("status", "sync"), NP_("status", "validate"), NP_("status", "codes"),
     NP_("status", "undo"), NP_("status", "rename"), NP_("status", "push"), NP_("status", "restore"),
-    NP_("status", "loyalty"), NP_("status", "rules"), NP_("status", "catalogs"),
+    NP_("status", "loyalty"), NP_("status", "rules"), NP_("status", "catalogs"), NP_("status", "replace"),
+    NP_("status", "busy"),
 )
 WORDS = frozenset({"status", "mode", "action", "date"})  # columns whose values are words from STATUSES
 

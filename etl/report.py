@@ -131,9 +131,47 @@ def finding_text(finding: Finding) -> str:
     if i18n.language() == i18n.DEFAULT or not finding.template:
         return finding.message
     params = {k: i18n.join_and(v) if isinstance(v, tuple) else v for k, v in finding.params}
+    if finding.check == "bad_values":  # the first sample's problem, its reasons in words
+        params["first"] = problem_text(params["first"])
     if finding.plural:
         return i18n.ngettext(finding.template, finding.plural, int(params.pop("num")), **params)
     return _(finding.template, **params)
+
+
+@functools.cache
+def _reasons() -> tuple[re.Pattern[str], dict[str, re.Pattern[str]]]:
+    """The reasons a sample's problem ends each part with: one pattern for all, and one per template."""
+    from etl.casts import REASONS
+    from validators.integrity import PROBLEMS
+
+    each = {t: re.compile(re.escape(t).replace(re.escape("%(n)s"), r"(?P<n>\d+)")) for t in (*REASONS, *PROBLEMS)}
+    anywhere = "|".join(p.pattern for p in sorted(each.values(), key=lambda p: -len(p.pattern)))
+    return re.compile(rf"(?<= )(?:{anywhere.replace('(?P<n>', '(?:')})(?=; |$)"), each
+
+
+def problem_text(text: str) -> str:
+    """Check 5's problem of a sample ("total: '1.234,56' is not a number; date: missing") with its reasons said
+    in the reader's language; the column names and the register's own values stay as they are.
+
+    >>> problem_text("total: '1.234,56' is not a number; price: '1.5' has more than 0 decimals")
+    "total: '1.234,56' is not a number; price: '1.5' has more than 0 decimals"
+    """
+    if i18n.language() == i18n.DEFAULT or not text:
+        return text
+    found, each = _reasons()
+
+    def said(match: re.Match[str]) -> str:
+        for template, pattern in each.items():
+            if whole := pattern.fullmatch(match.group()):
+                return i18n.word("bad value", template) % whole.groupdict()
+        return match.group()
+
+    return found.sub(said, text)
+
+
+def finding_said(finding: Finding) -> str:
+    """A finding's message to keep for later: English as a str, said with finding_text where it is shown."""
+    return i18n.Deferred(finding.message, functools.partial(finding_text, finding))
 
 
 def clean(text: str) -> str:
@@ -164,7 +202,8 @@ def sample_text(sample: Mapping[str, Any]) -> str:
     >>> sample_text({"voucher_code": "FV1", "number": 1001, "total": decimal.Decimal("8.10")})
     'voucher_code=FV1, number=1001, total=8.10'
     """
-    return clean(", ".join(f"{k}={value_text(v, TEXT_VALUE_WIDTH)}" for k, v in sample.items()))
+    return clean(", ".join(f"{k}={value_text(problem_text(v) if k == 'problem' else v, TEXT_VALUE_WIDTH)}"
+                           for k, v in sample.items()))
 
 
 def held_back(finding: Finding) -> int:
@@ -770,7 +809,8 @@ def _sample_table(samples: Sequence[Mapping[str, Any]]) -> str:
     keys = list(dict.fromkeys(k for s in samples for k in s))
     head = "".join(f"<th>{e(k)}</th>" for k in keys)
     body = "".join(
-        "<tr>" + "".join(f"<td>{e(s[k]) if k in s else ''}</td>" for k in keys) + "</tr>" for s in samples
+        "<tr>" + "".join(f"<td>{e(problem_text(s[k]) if k == 'problem' else s[k]) if k in s else ''}</td>"
+                         for k in keys) + "</tr>" for s in samples
     )
     table = f'<table class="samples"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     return f'<div class="scroll">{table}</div>'

@@ -17,13 +17,22 @@ from pathlib import Path
 from typing import TypeVar
 
 from etl.errors import PosyncError, TransientError
-from etl.i18n import Said
+from etl.i18n import N_, Said
 
 T = TypeVar("T")
 
 
 def timeout() -> float:
     return float(os.environ.get("POSYNC_SHARE_TIMEOUT", "30"))
+
+
+class TimedOut(TransientError):
+    """A share that did not answer in time; `why` is the clause that says so ("reaching the file took …")."""
+
+    def __init__(self, register: str, why: Said) -> None:
+        super().__init__(Said("register %(register)s: %(why)s; it will be retried on the next run.",
+                              register=register, why=why))
+        self.why = why
 
 
 def bounded(register: str, what: str, fn: Callable[..., T], *args: object) -> T:
@@ -44,10 +53,9 @@ def bounded(register: str, what: str, fn: Callable[..., T], *args: object) -> T:
     worker = threading.Thread(target=work, name=f"posync-{register}", daemon=True)
     worker.start()
     worker.join(timeout())
-    if worker.is_alive():
-        raise TransientError(Said("register %(register)s: %(what)s took more than %(s)s s (share unreachable?); "
-                                  "it will be retried on the next run.", register=register, what=what,
-                                  s=f"{timeout():g}"))
+    if worker.is_alive():  # `what` is marked with N_ by the caller
+        raise TimedOut(register, Said("%(what)s took more than %(s)s s (share unreachable?)", what=Said(what),
+                                      s=f"{timeout():g}"))
     if error:
         raise error[0]
     return value[0]
@@ -70,7 +78,7 @@ def locate(register: str, path: str) -> Path:
     share does not answer in time.
     """
     try:
-        mode = bounded(register, "reaching the file", lambda: os.stat(path).st_mode)
+        mode = bounded(register, N_("reaching the file"), lambda: os.stat(path).st_mode)
     except FileNotFoundError:
         raise PosyncError(Said("register %(register)s: file not found (path %(path)s); check `posync remote "
                                "list`.", register=register, path=str(path))) from None
@@ -85,17 +93,17 @@ def locate(register: str, path: str) -> Path:
         raise PosyncError(Said("register %(register)s: %(path)s is %(kind)s, not a database file; `posync "
                                "remote edit` it to the database file.", register=register, path=str(path),
                                kind=_kind(mode)))
-    return Path(bounded(register, "reaching the file", os.path.realpath, path))
+    return Path(bounded(register, N_("reaching the file"), os.path.realpath, path))
 
 
 def regular_file(path: str, what: str = "path") -> bool | str:
     """True for a regular file; else why not, in words (for `remote add` and `remote list`). Bounded."""
     try:
-        mode = bounded(what, "reaching the file", lambda: os.stat(path).st_mode)
+        mode = bounded(what, N_("reaching the file"), lambda: os.stat(path).st_mode)
     except FileNotFoundError:
-        return "does not exist"
+        return Said("does not exist")
     except OSError as err:
-        return f"cannot be reached ({err.strerror or err})"
+        return Said("cannot be reached (%(why)s)", why=str(err.strerror or err))
     if stat.S_ISDIR(mode):
-        return "is a folder"
-    return True if stat.S_ISREG(mode) else f"is {_kind(mode)}"
+        return Said("is a folder")
+    return True if stat.S_ISREG(mode) else Said("is %(kind)s", kind=_kind(mode))

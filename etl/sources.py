@@ -18,6 +18,7 @@ from pathlib import Path
 
 from etl import crash, registers, staging
 from etl.errors import PosyncError
+from etl.i18n import Said
 from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote
 from etl.store import Store
@@ -69,14 +70,14 @@ class _Stager:
         """Start a register's copy (said here, on the run's own thread, when it starts)."""
         if name not in self._futures:
             if say is not None:
-                say(name, "copying")
+                say(name, Said("copying"))
             self._futures[name] = self._pool.submit(self._take, self._sources[name])
 
     def _take(self, source: Source) -> None:
         """On the copying thread: load the mapping, copy and hash, check when it will be read."""
         remote = source.remote
         try:
-            with crash.contained(self._store.data_dir, remote.name, "reading it"):
+            with crash.contained(self._store.data_dir, remote.name, Said("reading it")):
                 source.mapping = load_mapping(remote.mapping)
                 source.snapshot = staging.stage(remote.name, remote.path, self._root)
                 if self._will_read is None or self._will_read(remote, source.snapshot.sha256, source.mapping):

@@ -63,7 +63,7 @@ def _copy_once(files: list[Path], dest_dir: Path) -> tuple[bool, str]:
     """
     before = [_stat(f) for f in files]
     if before[0] is None:  # the share went away between attempts
-        raise FileNotFoundError(2, "the file disappeared while it was copied", str(files[0]))
+        raise FileNotFoundError(2, Said("the file disappeared while it was copied"), str(files[0]))
     digest = hashlib.sha256()
     for f, st in zip(files, before, strict=True):
         if st is not None:
@@ -88,7 +88,7 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
     checkpoint("copy")
     path = share.locate(register, source)  # a symlink is followed now: its target today (FAULTS 47)
     try:  # reading the header can hang on a dead share too
-        engine = share.bounded(register, "reading the file", sniff, path)
+        engine = share.bounded(register, N_("reading the file"), sniff, path)
     except TransientError:
         raise
     except PosyncError as err:
@@ -100,7 +100,7 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
         try:
-            stable, sha = share.bounded(register, "copying the file", _copy_once, files, dest)
+            stable, sha = share.bounded(register, N_("copying the file"), _copy_once, files, dest)
         except OSError as err:
             shutil.rmtree(dest, ignore_errors=True)
             if err.errno == 28:  # ENOSPC
@@ -108,7 +108,8 @@ def stage(register: str, source: str, staging_root: Path) -> Snapshot:
                                        "then rerun.", register=register, path=str(dest))) from None
             raise TransientError(Said(
                 "register %(register)s: copy failed (%(why)s: %(path)s); the share may have dropped; it will be "
-                "retried on the next run.", register=register, why=str(err.strerror or err),
+                "retried on the next run.", register=register,
+                why=err.strerror if isinstance(err.strerror, Said) else str(err.strerror or err),
                 path=str(err.filename or source))) from None
         if stable:
             return Snapshot(register, str(dest / path.name), engine, sha)

@@ -308,8 +308,8 @@ def _open_postgres(target: str, data: Path, read_only: bool = False) -> Store:
         _attach_postgres(con, target, read_only=True)
         if not current_version(con):
             con.close()
-            raise ConfigError(f"no main store in {postgres.redact(target)}; create it with "
-                              "`posync --db URI remote add NAME PATH`.")
+            raise ConfigError(Said("no main store in %(target)s; create it with `posync --db URI remote add NAME "
+                                   "PATH`.", target=postgres.redact(target)))
         snapshot.create_views(con)
         return Store(con, target, data, run=postgres.run_in_progress(target))
     paths.usable(data, target)
@@ -351,10 +351,12 @@ def _connect(path: str, data: Path | None, read_only: bool = False) -> duckdb.Du
         if "lock" in str(err).lower():
             raise StoreLocked(Said("another program holds the main store %(path)s; close it (a DuckDB shell or a "
                                    "report tool), then run again.", path=str(path))) from None
-        raise PosyncError(f"cannot open the main store {path}: {err}") from None
+        raise PosyncError(Said("cannot open the main store %(path)s: %(why)s", path=str(path), why=str(err))) \
+            from None
     except duckdb.Error as err:
         con.close()
-        raise PosyncError(f"cannot open the main store {path}: {err}; is it a DuckDB file?") from None
+        raise PosyncError(Said("cannot open the main store %(path)s: %(why)s; is it a DuckDB file?", path=str(path),
+                               why=str(err))) from None
     con.execute(f"USE {MAIN}")
     return con
 
@@ -376,10 +378,9 @@ def migrate(store: Store) -> None:
     """Create the schema on first use and run any migration the store has not seen."""
     version = current_version(store.con)
     if version > SCHEMA_VERSION:
-        raise ConfigError(
-            f"main store {store.target} has schema version {version}, newer than this posync "
-            f"({SCHEMA_VERSION}); upgrade posync."
-        )
+        raise ConfigError(Said("main store %(store)s has schema version %(version)s, newer than this posync "
+                               "(%(ours)s); upgrade posync.", store=store.target, version=str(version),
+                               ours=str(SCHEMA_VERSION)))
     if version == SCHEMA_VERSION:
         return
     with store.transaction() as con:

@@ -21,12 +21,13 @@ from etl import sources as sources_
 from etl.catalogs import PushRequest, RegisterPush, push_catalogs
 from etl.catchup import Schedule
 from etl.errors import HELD_BACK, ConfigError, PosyncError
-from etl.i18n import Said, said_of
+from etl.i18n import Said, Word, said_of
 from etl.ledger import Counts
 from etl.mapping import Mapping as RegisterMapping
 from etl.mapping import load_mapping
 from etl.pipeline import ImportRequest
 from etl.remotes import Remote, all_remotes
+from etl.report import finding_said
 from etl.sources import Source
 from etl.store import Store
 
@@ -144,7 +145,7 @@ class SyncResult:
             mine = [o for o in self.outcomes() if o.register == name]
             vouchers = [o for o in mine if o.step == "import"]
             status = max((o.status for o in mine), key=lambda s: _SEVERITY.get(s, 0), default="ok")
-            notes = tuple(Said("%(step)s: %(message)s", step=o.step, message=o.message) for o in mine
+            notes = tuple(Said("%(step)s: %(message)s", step=Word("status", o.step), message=o.message) for o in mine
                           if o.status not in ("ok", "skipped") and o.message)
             out.append(RegisterLine(
                 name,
@@ -217,7 +218,9 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
                 if mapped and source is not None:
                     _stage_tables(store.con, sources_.checked(source, say), mapping, mapped)
                 elif mapped:
-                    say(remote.name, "copying for " + " and ".join(_STEP_OF[t] for t in mapped))
+                    steps = [Word("status", _STEP_OF[t]) for t in mapped]
+                    say(remote.name, Said("copying for %(step)s", step=steps[0]) if len(steps) == 1 else
+                        Said("copying for %(first)s and %(last)s", first=tuple(steps[:-1]), last=steps[-1]))
                     snapshot = staging.stage(remote.name, remote.path, root)
                     staging.check(snapshot)
                     _stage_tables(store.con, snapshot, mapping, mapped)
@@ -226,7 +229,7 @@ def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...],
                 extract.discard(store.con, remote.name, tables)
                 failures[remote.name] = Outcome(remote.name, "", "error", message=said_of(err),
                                                 exit_code=err.exit_code, transient=err.transient)
-                say(remote.name, f"error: {err}")
+                say(remote.name, Said("error: %(message)s", message=said_of(err)))
                 with store.transaction() as con:
                     for action in actions:
                         ledger.log(con, action, "error", str(err), register=remote.name, run_id=run_id)
@@ -255,7 +258,7 @@ def _first_line(err: BaseException) -> str:
 
 def _unmapped(store: Store, register: str, table: str, action: str, run_id: str) -> Outcome:
     remote = all_remotes(store, (register,))[0]
-    message = f"mapping {remote.mapping} has no {table} table; nothing to read"
+    message = Said("mapping %(mapping)s has no %(table)s table; nothing to read", mapping=remote.mapping, table=table)
     with store.transaction() as con:
         ledger.log(con, action, "skipped", message, register=register, run_id=run_id)
     return Outcome(register, _STEP_OF[table], "skipped", message=message)
@@ -330,7 +333,7 @@ def _sync_extras(store: Store, request: ExtrasRequest, table: str, action: str) 
 def _remotes(store: Store, names: tuple[str, ...]) -> list[Remote]:
     remotes = all_remotes(store, names)
     if not remotes:
-        raise ConfigError("no registers to sync; add one with `posync remote add NAME PATH`.")
+        raise ConfigError(Said("no registers to sync; add one with `posync remote add NAME PATH`."))
     return remotes
 
 
@@ -352,7 +355,7 @@ def _import_steps(store: Store, request: SyncRequest, schedule: Schedule, held: 
         try:
             result = pipeline.import_range(store, base, ((day, names),), sources).days[0]
         except PosyncError as err:
-            steps.append(StepResult("import", tuple(outcomes), err.exit_code, str(err), process_date=day))
+            steps.append(StepResult("import", tuple(outcomes), err.exit_code, said_of(err), process_date=day))
             continue
         steps.append(_import_step(result, outcomes, day))
     return steps
@@ -367,11 +370,13 @@ def _import_step(result: pipeline.ImportResult, outcomes: list[Outcome], day: dt
             outcomes.append(Outcome(r.name, "import", "error", message=r.error or "", exit_code=1,
                                     transient=_is_transient_text(r.error)))
             continue
-        reasons = tuple(f.message for f in rejections if r.name in f.registers)
-        message = "already imported, identical" if r.status == "identical" else "; ".join(reasons[:3])
+        reasons = tuple(finding_said(f) for f in rejections if r.name in f.registers)
+        said = reasons[:3] if r.status != "identical" else ()
+        message = Said("already imported, identical") if r.status == "identical" else \
+            Said("%(reasons)s", reasons=said, sep="; ")
         if (left := result.changes.get(r.name)) is not None:  # shown every cycle until applied or accepted
             reasons += (left.sentence(),)
-            message = "; ".join(m for m in (message if r.status != "identical" else "", left.sentence()) if m)
+            message = Said("%(reasons)s", reasons=(*said, left.sentence()), sep="; ")
             status = "warning" if status == "ok" else status
         outcomes.append(Outcome(r.name, "import", status, counts, message=message, details=reasons,
                                 exit_code=HELD_BACK if any(f.is_rejection for f in rejections if r.name in f.registers)
@@ -391,7 +396,7 @@ def _catalogs_step(store: Store, request: SyncRequest, names: tuple[str, ...], h
         result = push_catalogs(store, PushRequest(mode=request.catalogs, remotes=todo, progress=request.progress,
                                                   snapshots=sources))
     except PosyncError as err:
-        return StepResult("catalogs", tuple(outcomes), err.exit_code, str(err))
+        return StepResult("catalogs", tuple(outcomes), err.exit_code, said_of(err))
     outcomes += [_push_outcome(r) for r in result.registers]
     return StepResult("catalogs", tuple(outcomes), result.exit_code, note=result.note)
 
@@ -414,7 +419,8 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
     the loyalty and rules reads.
     """
     if request.catalogs not in CATALOG_MODES:
-        raise ConfigError(f"--catalogs {request.catalogs}: use one of {', '.join(CATALOG_MODES)}.")
+        raise ConfigError(Said("--catalogs %(mode)s: use one of %(modes)s.", mode=request.catalogs,
+                               modes=", ".join(CATALOG_MODES)))
     started = dt.datetime.now()
     remotes = _remotes(store, request.remotes)
     names = tuple(r.name for r in remotes)

@@ -20,9 +20,8 @@ import duckdb
 
 from etl import ledger
 from etl.errors import ConfigError
-from etl.i18n import Said, _, ngettext
+from etl.i18n import Nn_, Said, _, ngettext
 from etl.store import Store
-from validators.findings import plural
 
 UNDO_DAYS = 30
 SAVED = ("vouchers", "voucher_lines", "payments", "source_changes")
@@ -135,11 +134,16 @@ def _order(con: duckdb.DuckDBPyConnection, batch_id: str, cascade: bool) -> list
     if later and not cascade:
         first, n = later[0]
         b = _batch(con, first)
-        others = f" (and {plural(len(later) - 1, 'other batch', 'other batches')})" if len(later) > 1 else ""
-        raise ConfigError(
-            f"batch {batch_id} cannot be undone alone: later batch {first} ({b['register']}, {b['process_date']}, "
-            f"{b['mode']}, imported {b['imported_at']:%Y-%m-%d %H:%M}){others} changed {plural(n, 'voucher')} it "
-            f"wrote; undo {first} first, or add --cascade to undo both, newest first.")
+        others = Said(Nn_(" (and %(num)s other batch)", " (and %(num)s other batches)"), num=len(later) - 1) \
+            if len(later) > 1 else ""
+        raise ConfigError(Said(Nn_(
+            "batch %(batch)s cannot be undone alone: later batch %(first)s (%(register)s, %(date)s, %(mode)s, "
+            "imported %(at)s)%(others)s changed %(num)s voucher it wrote; undo %(first)s first, or add --cascade to "
+            "undo both, newest first.",
+            "batch %(batch)s cannot be undone alone: later batch %(first)s (%(register)s, %(date)s, %(mode)s, "
+            "imported %(at)s)%(others)s changed %(num)s vouchers it wrote; undo %(first)s first, or add --cascade to "
+            "undo both, newest first."), num=n, batch=batch_id, first=first, register=b["register"],
+            date=str(b["process_date"]), mode=b["mode"], at=f"{b['imported_at']:%Y-%m-%d %H:%M}", others=others))
     found = {batch_id: target}
     todo = [b for b, _ in later]
     while todo:

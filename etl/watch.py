@@ -31,7 +31,7 @@ from typing import Any
 from etl import catchup, crash, share
 from etl.engines import ENGINES, is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked, TransientError
-from etl.i18n import _, ngettext, shown
+from etl.i18n import N_, Said, _, error_text, ngettext, shown
 from etl.remotes import Remote, all_remotes
 from etl.schema import CATALOG_TABLES
 from etl.store import Store, open_store
@@ -90,7 +90,7 @@ def fingerprint(remote: Remote) -> Fingerprint:
         return tuple(out)
 
     try:
-        return share.bounded(remote.name, "reading the file's size", stats)
+        return share.bounded(remote.name, N_("reading the file's size"), stats)
     except TransientError:
         return None
 
@@ -159,9 +159,10 @@ def _held_for(state: WatchState, now: dict[tuple[str, str], object],
         if current is None or current != h.fingerprint or h.process_date != request.process_date:
             del state.held[key]
             continue
-        what = "main's catalogs or the register's file change" if key[0] == "catalogs" else \
-            "the register's file changes"
-        out[key] = f"not retried: {h.message} (reported {h.since:%Y-%m-%d %H:%M:%S}; retried when {what})"
+        what = Said("main's catalogs or the register's file change") if key[0] == "catalogs" else \
+            Said("the register's file changes")
+        out[key] = Said("not retried: %(why)s (reported %(at)s; retried when %(what)s)", why=h.message,
+                        at=f"{h.since:%Y-%m-%d %H:%M:%S}", what=what)
     return out
 
 
@@ -185,12 +186,12 @@ def run_once(db: str | None, state: WatchState, request: WatchRequest, echo: Ech
     try:
         store = open_store(db)
     except StoreLocked as err:
-        echo(_("%(stamp)s: skipped, %(why)s", stamp=stamp, why=err))
+        echo(_("%(stamp)s: skipped, %(why)s", stamp=stamp, why=error_text(err)))
         return err.exit_code
     except ConfigError:
         raise
     except PosyncError as err:
-        echo(_("%(stamp)s: error: %(message)s", stamp=stamp, message=err))
+        echo(_("%(stamp)s: error: %(message)s", stamp=stamp, message=error_text(err)))
         return err.exit_code
     try:
         before = prints(store)
@@ -203,8 +204,9 @@ def run_once(db: str | None, state: WatchState, request: WatchRequest, echo: Ech
     except ConfigError:
         raise
     except PosyncError as err:
-        echo(_("%(stamp)s: error: %(message)s (will retry next cycle)", stamp=stamp, message=err) if err.transient
-             else _("%(stamp)s: error: %(message)s", stamp=stamp, message=err))
+        message = error_text(err)
+        echo(_("%(stamp)s: error: %(message)s (will retry next cycle)", stamp=stamp, message=message) if err.transient
+             else _("%(stamp)s: error: %(message)s", stamp=stamp, message=message))
         return err.exit_code
     except Exception as err:  # noqa: BLE001 - watch survives anything: the next cycle tries again (FAULTS 43)
         path = crash.write(store.data_dir, "watch cycle")

@@ -4,10 +4,15 @@ Spanish in a real browser."""
 
 from __future__ import annotations
 
+import ast
 import gettext
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -352,11 +357,13 @@ def test_findings_of_a_numbering_gap_and_a_bad_value_are_said_in_spanish(
     assert set(said) == {"numbering_gap", "bad_values"}, findings
     spanish = posync("--lang", "es", "validate", "--date", DAY1)
     assert spanish.exit_code == english.exit_code
+    reason = po("es").get("is not a number", context="bad value").string  # the sample's reason, said too
     for check, message in said.items():
-        expected = _spanish_of(message)
+        expected = _spanish_of(message).replace(" is not a number", f" {reason}")
         assert expected != message and expected in spanish.output, (check, expected, spanish.output)
         assert message not in spanish.output
     assert "a FV1 le faltan 1004–1006" in spanish.output  # the catalog's words, read by a person once
+    assert "total: '1.234,56' no es un número" in spanish.output and "is not a number" not in spanish.output
     again = posync("--lang", "es", "validate", "--date", DAY1, "--format", "json")
     assert [f["message"] for f in json.loads(again.stdout)["findings"]] == \
         [f["message"] for f in findings]  # --json stays English
@@ -386,3 +393,210 @@ def test_a_push_refused_by_the_delete_guard_is_said_in_spanish_english_in_json_a
     assert english_text in as_json.stdout and spanish_text not in as_json.stdout
     logged = posync.rows("SELECT message FROM sync_log WHERE action = 'push' ORDER BY logged_at")
     assert logged == [(english_text,)] * 3
+
+
+# ---------------------------------------------------------------- every error people meet is said in their language
+
+SAYING = {"Said", "_", "ngettext"}  # what makes an error's sentence translatable where it is shown
+MESSAGE_AT = {"BadOptionUsage": 1, "NoSuchOption": 1}  # click errors whose message is not their first argument
+# Errors raised with English text on purpose, each for a reason: nobody using posync reads them. Keyed by file and
+# message (placeholders as {}), so a new English raise in the same file is not let through.
+INTERNAL = {
+    ("etl/casts.py", "no cast rule to {}"): "a type the code itself never asks for: a programming error",
+    ("etl/render.py", "not JSON serialisable: {}"): "json.dumps' default: a value posync never puts in a document",
+    ("etl/report.py", "unknown report format {}; expected one of: {}"):
+        "render(): the CLI and the console pass only FORMATS (click.Choice, the suffix table)",
+    ("etl/paths.py", "path {} escapes {}"):
+        "confined() is a guard: ids and file names are checked, and said, before they reach it",
+    ("etl/faults.py", "injected failure at stage {} (POSYNC_FAIL_AT)."): "a failure the fault tests inject",
+    ("etl/faults.py", "injected crash at stage {} (POSYNC_CRASH_AT)"): "a crash the fault tests inject",
+}
+
+
+def _is_text(node: ast.AST | None) -> bool:
+    """A sentence written in English right there: a literal, an f-string, or one built from them."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
+        return _is_text(node.left) or _is_text(node.right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join"):
+        return _is_text(node.func.value) or any(_is_text(a) for a in node.args)
+    if isinstance(node, ast.IfExp):
+        return _is_text(node.body) or _is_text(node.orelse)
+    return False
+
+
+def _shape(node: ast.AST) -> str:
+    """A message's literal text, each placeholder as {}: what INTERNAL is keyed by."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_shape(v) if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    if isinstance(node, ast.BinOp):
+        return _shape(node.left) + _shape(node.right)
+    return "{}"
+
+
+def _name(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _error_classes(trees: list[ast.Module]) -> set[str]:
+    """Names of exception classes: *Error and *Exception, and every class posync derives from one of them."""
+    classes = {c for t in trees for c in ast.walk(t) if isinstance(c, ast.ClassDef)}
+    names: set[str] = set()
+    while True:
+        more = {c.name for c in classes if c.name not in names and any(
+            _name(b).endswith(("Error", "Exception")) or _name(b) in names for b in c.bases)}
+        if not more:
+            return names
+        names |= more
+
+
+def english_errors(sources: dict[str, str]) -> list[str]:
+    """Every error made with an English sentence not said through the catalog (file:line: the sentence), and every
+    Said/_/ngettext whose template extraction cannot see (not a literal)."""
+    trees = {path: ast.parse(text) for path, text in sources.items()}
+    errors = _error_classes(list(trees.values()))
+    found = []
+    for path, tree in trees.items():
+        texts: dict[str, list[ast.expr]] = {}  # name → the values assigned to it (one function or module: enough)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(target, ast.Name):
+                        texts.setdefault(target.id, []).append(node.value)
+        raised = {id(n.exc) for n in ast.walk(tree) if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _name(node.func)
+            if name in SAYING and node.args:
+                template = node.args[0]
+                seen = (isinstance(template, ast.Constant) and isinstance(template.value, str)) or (
+                    name == "Said" and isinstance(template, ast.Call) and _name(template.func) == "Nn_"
+                    and all(isinstance(a, ast.Constant) for a in template.args)) or (
+                    isinstance(template, ast.Attribute) and template.attr == "template")  # the same Said, re-said
+                if not seen and _is_text(template):
+                    found.append(f"{path}:{node.lineno}: {name}() of a built string: {ast.unparse(template)[:80]}")
+            if id(node) not in raised and name not in errors and not name.endswith(("Error", "Exception")):
+                continue
+            at = MESSAGE_AT.get(name, 0)
+            message = node.args[at] if len(node.args) > at else next(
+                (k.value for k in node.keywords if k.arg == "message"), None)
+            if isinstance(message, ast.Name):
+                message = next((v for v in texts.get(message.id, []) if _is_text(v)), message)
+            if message is None or not _is_text(message) or (path, _shape(message)) in INTERNAL:
+                continue
+            found.append(f"{path}:{node.lineno}: {name}({ast.unparse(message)[:80]})")
+    return found
+
+
+def test_every_error_people_meet_is_said_through_the_catalog() -> None:
+    """An error raised with an English f-string reaches a Spanish reader in English: each must be a Said (English
+    in str(), the log and --json; translated where shown), a _() or an ngettext(), or be listed in INTERNAL."""
+    sources = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
+               for p in sorted([*(ROOT / "etl").rglob("*.py"), *(ROOT / "validators").rglob("*.py")])}
+    found = english_errors(sources)
+    assert not found, "say these with Said(…), _(…) or ngettext(…), or list them in INTERNAL with why:\n" + \
+        "\n".join(found)
+    left = {key for key in INTERNAL if not any(
+        isinstance(n, ast.Call) and n.args and _is_text(n.args[0]) and _shape(n.args[0]) == key[1]
+        for n in ast.walk(ast.parse(sources[key[0]])))}
+    assert not left, f"INTERNAL lists errors that are gone: {sorted(left)}"
+
+
+def test_the_error_check_catches_each_way_of_raising_english() -> None:
+    """The check above, fed the ways an English error can be written, finds each one and lets the said ones go."""
+    english = '''
+class LocalError(ConfigError):
+    pass
+
+def f(x, err):
+    raise ConfigError(f"--from {x} is after --to")
+    raise PosyncError("no registers to sync")
+    raise StoreLocked("another run holds " + x)
+    raise LocalError("a class of this module")
+    raise click.BadOptionUsage("sql_dir", "--sql-dir goes with --dry-run")
+    raise ConfigError("one {}".format(x))
+    raise ConfigError("a" if x else f"b {x}")
+    message = f"mapping {x} has no table"
+    raise ConfigError(message)
+    return TransientError(f"built here, raised elsewhere {x}")
+    raise ConfigError(Said(f"extraction can't see {x}"))
+    raise ConfigError(_("%(x)s is " + x))
+'''
+    said = '''
+def f(x, err):
+    raise ConfigError(Said("--from %(x)s is after --to", x=x))
+    raise ConfigError(_("no registers to sync"))
+    raise ConfigError(ngettext("%(num)s row", "%(num)s rows", x))
+    raise ConfigError(Said(Nn_("%(num)s row", "%(num)s rows"), num=x))
+    raise ConfigError(said_of(err))
+    raise click.BadOptionUsage("sql_dir", _("--sql-dir goes with --dry-run"))
+    raise ConfigError(Said(said.template, **said.params))
+    raise ValueError(f"no cast rule to {x}")
+'''
+    found = english_errors({"etl/x.py": english})
+    assert sorted(int(f.split(":")[1]) for f in found) == [6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17], "\n".join(found)
+    assert english_errors({"etl/x.py": said}) == ["etl/x.py:10: ValueError(f'no cast rule to {x}')"]
+    assert english_errors({"etl/casts.py": said}) == []  # allowed where INTERNAL says, only there
+
+
+def test_refusals_raised_deep_in_the_library_are_said_in_spanish_by_the_cli(
+        posync: Posync, make_registers: Any) -> None:
+    """The catch-up range, a code refusal (a plural said of a count) and the log's unknown register: Spanish with
+    --lang es, English as it was with --lang en, the same exit code."""
+    paths = make_registers(registers=2, vouchers_per_day=20)
+    for path in paths:
+        assert posync("remote", "add", path.stem, str(path)).exit_code == 0
+    assert posync("import", "--date", DAY1).exit_code == 0
+    owner = posync.scalar("SELECT register FROM voucher_code_owners ORDER BY voucher_code LIMIT 1")
+    code = posync.scalar("SELECT voucher_code FROM voucher_code_owners ORDER BY voucher_code LIMIT 1")
+    held = posync.scalar("SELECT count(*) FROM vouchers WHERE voucher_code = ?", [code])
+    assert 1 < held < 1000  # a plural, written the same in both languages
+    names = sorted(p.stem for p in paths)
+    other = next(name for name in names if name != owner)
+    cases = [
+        (("import", "--from", "2026-11-10", "--to", "2026-11-01"),
+         "error: --from 2026-11-10 is after --to 2026-11-01; give the earlier date first.\n",
+         "error: --from 2026-11-10 es posterior a --to 2026-11-01; indique primero la fecha más temprana.\n"),
+        (("codes", "assign", code, other, "--reason", "caja nueva"),
+         f"error: {code} would be shared: main holds {held} vouchers of {code} from {owner}, which is still a "
+         f"register. If {other} replaces {owner}, rename it instead (`posync remote rename {owner} {other}`), or "
+         f"remove {owner} first (`posync remote remove {owner}`); nothing was changed.\n",
+         f"error: {code} quedaría compartido: la central tiene {held} comprobantes de {code} de {owner}, que sigue "
+         f"siendo una caja. Si {other} reemplaza a {owner}, mejor renómbrela (`posync remote rename {owner} "
+         f"{other}`), o quite primero {owner} (`posync remote remove {owner}`); no se cambió nada.\n"),
+        (("log", "--remote", "caja9"),
+         f"error: no register named caja9 has ever been in this store; registers: {', '.join(names)}.\n",
+         f"error: nunca ha habido en esta base una caja llamada caja9; cajas: {', '.join(names)}.\n"),
+    ]
+    for args, english, spanish in cases:
+        in_spanish, in_english = posync("--lang", "es", *args), posync("--lang", "en", *args)
+        assert in_spanish.exit_code == in_english.exit_code == 2, (args, in_spanish.output)
+        assert in_spanish.output == spanish, args
+        assert in_english.output == english, args
+
+
+def test_the_real_posync_says_a_range_error_in_the_language_asked_for(tmp_path: Path) -> None:
+    """The installed console script, in its own process: the language comes from --lang, then the locale."""
+    exe = shutil.which("posync", path=str(Path(sys.executable).parent))
+    assert exe is not None
+    db = str(tmp_path / "main.duckdb")
+    env = {k: v for k, v in os.environ.items() if k not in ("POSYNC_LANG", "LC_ALL", "LC_MESSAGES")}
+
+    def run(*args: str, lang: str = "C.UTF-8") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, "--db", db, *args], capture_output=True, text=True, timeout=120,
+                              env={**env, "LANG": lang})
+
+    assert run("remote", "add", "caja1", str(tmp_path / "caja1.db"), "--no-check").returncode == 0
+    spanish = run("--lang", "es", "import", "--from", "2026-11-10", "--to", "2026-11-01")
+    by_locale = run("import", "--from", "2026-11-10", "--to", "2026-11-01", lang="es_CO.UTF-8")
+    english = run("--lang", "en", "import", "--from", "2026-11-10", "--to", "2026-11-01", lang="es_CO.UTF-8")
+    assert spanish.returncode == by_locale.returncode == english.returncode == 2
+    assert spanish.stderr == by_locale.stderr == \
+        "error: --from 2026-11-10 es posterior a --to 2026-11-01; indique primero la fecha más temprana.\n"
+    assert english.stderr == "error: --from 2026-11-10 is after --to 2026-11-01; give the earlier date first.\n"

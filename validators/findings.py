@@ -33,6 +33,11 @@ def N_(message: str, /) -> str:
     return message
 
 
+def NP_(context: str, message: str, /) -> str:
+    """Mark a word with a context (a word that means two things) for the catalog; posync's report says it."""
+    return message
+
+
 def both(names: tuple[str, ...] | list[str]) -> str:
     """Register names as English says them.
 

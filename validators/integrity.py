@@ -6,7 +6,7 @@ from typing import Any
 
 from etl.schema import TABLES
 from validators.context import Batches, Context
-from validators.findings import N_, Finding, Nn_, Severity, said
+from validators.findings import N_, NP_, Finding, Nn_, Severity, said
 
 CHILDREN = ("voucher_lines", "payments")
 KEY_SQL = "register, voucher_code, number"
@@ -144,6 +144,12 @@ def orphans(batches: Batches, ctx: Context) -> list[Finding]:
 
 
 _CHILD_KEY = {"vouchers": "", "voucher_lines": "line_no", "payments": "seq"}
+
+
+# Check 5's own reasons in a sample's "problem" (the cast reasons are etl.casts.REASONS): English as stored,
+# said in the reader's language where a report shows them (etl.report.problem_text).
+PROBLEMS = (NP_("bad value", "missing"), NP_("bad value", "is after today"),
+            NP_("bad value", "is not the process date"), NP_("bad value", "is not issued or void"))
 
 
 def _problems_sql(table: str, ctx: Context) -> str:

@@ -45,7 +45,7 @@ from etl.catalogs.sql import DIALECTS, Dialect, Script, dialect_for, render
 from etl.errors import ConfigError, PosyncError, TransientError
 from etl.extract import check_columns, read_whole
 from etl.faults import checkpoint
-from etl.i18n import N_, Said
+from etl.i18n import N_, Said, Word
 from etl.ledger import Counts
 from etl.mapping import Mapping, load_mapping
 from etl.remotes import Remote, all_remotes, get
@@ -147,8 +147,8 @@ def never_loaded_note(tables: tuple[str, ...]) -> str | None:
     """The one line that says which catalogs were skipped because main never loaded them."""
     if not tables:
         return None
-    return (f"{', '.join(tables)}: never loaded into main, so not pushed (a catalog main never loaded is not an "
-            "empty one); load it with `posync catalogs load TABLE FILE`.")
+    return Said("%(tables)s: never loaded into main, so not pushed (a catalog main never loaded is not an empty "
+                "one); load it with `posync catalogs load TABLE FILE`.", tables=", ".join(tables))
 
 
 def loaded(store: Store, tables: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -188,9 +188,9 @@ def push_catalogs(store: Store, request: PushRequest) -> PushResult:
     say = request.progress or (lambda _r, _m: None)
     results = []
     for remote in remotes:
-        say(remote.name, f"{request.mode} push")
+        say(remote.name, Said("%(mode)s push", mode=Word("status", request.mode)))
         results.append(_guarded(store, remote, request, tables, sql_dir, run_id))
-        say(remote.name, results[-1].status)
+        say(remote.name, Word("status", results[-1].status))
     return PushResult(request.mode, tuple(results), never)
 
 

@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from etl.catalogs.plan import PushPlan, TablePlan, Target, lit
 from etl.errors import ConfigError, PosyncError
+from etl.i18n import Nn_, Said
 from etl.schema import CATALOG_TABLES
 from etl.store import quote
 
@@ -68,10 +69,9 @@ DIALECTS: dict[str, Dialect] = {
 
 def dialect_for(engine: str, register: str) -> Dialect:
     if engine not in DIALECTS:
-        raise ConfigError(
-            f"register {register}: catalog push to a {engine} register is not supported yet "
-            f"(supported: {', '.join(DIALECTS)})."
-        )
+        raise ConfigError(Said("register %(register)s: catalog push to a %(engine)s register is not supported yet "
+                               "(supported: %(supported)s).", register=register, engine=engine,
+                               supported=", ".join(DIALECTS)))
     return DIALECTS[engine]
 
 
@@ -360,9 +360,10 @@ def refuse_nul(con: duckdb.DuckDBPyConnection, plan: PushPlan, dialect: Dialect)
             f"FROM {_written(table, plan.mode)} r WHERE {' OR '.join(has_nul)} ORDER BY 2 LIMIT 1").fetchone()
         if row:
             count, key, columns = row
-            more = f" (and {count - 1:,} more row{'s' if count > 2 else ''})" if count > 1 else ""
-            raise PosyncError(
-                f"register {plan.register}: {target.table} {target.key} {key!r}{more}: a NUL character in "
-                f"{columns}, which a {dialect.name} register can't store in text; remove it from "
-                "main's catalog, then push again (nothing was changed)."
-            )
+            more = Said(Nn_(" (and %(num)s more row)", " (and %(num)s more rows)"), num=count - 1) if count > 1 \
+                else ""
+            raise PosyncError(Said(
+                "register %(register)s: %(table)s %(key)s %(value)s%(more)s: a NUL character in %(columns)s, which a "
+                "%(engine)s register can't store in text; remove it from main's catalog, then push again (nothing "
+                "was changed).", register=plan.register, table=target.table, key=target.key, value=repr(key),
+                more=more, columns=columns, engine=dialect.name))

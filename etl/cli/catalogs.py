@@ -27,7 +27,7 @@ from etl.catalogs.load import CsvOptions
 from etl.catalogs.push import never_loaded_note
 from etl.cli.options import REMOTE, creating_store, json_option, pass_store, reading_store, remotes_option
 from etl.errors import ConfigError
-from etl.i18n import _, ngettext, shown
+from etl.i18n import _, error_text, ngettext, shown
 from etl.render import table, to_json
 from etl.schema import CATALOG_TABLES
 from etl.store import Store
@@ -48,7 +48,7 @@ def _checked(check: Callable[[str | None], str | None], value: str | None) -> st
     try:
         return check(value)
     except ConfigError as err:
-        raise click.BadParameter(str(err).split(": ", 1)[1]) from None
+        raise click.BadParameter(error_text(err).split(": ", 1)[-1]) from None
 
 
 @catalogs.command("load")
@@ -150,7 +150,7 @@ def push_summary(result: PushResult) -> str:
                                   ("inserted", "inserted"), ("updated", "updated"), ("deleted", "deleted"),
                                   ("unchanged", "unchanged")]))
     if result.note:
-        lines.append("  " + _("note: %(note)s", note=result.note))
+        lines.append("  " + _("note: %(note)s", note=shown(result.note)))
     for r in result.registers:
         if r.error:
             lines.append(f"  {r.register}: {shown(r.error)}")

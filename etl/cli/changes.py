@@ -8,7 +8,7 @@ import click
 
 from etl import changes as changes_lib
 from etl.cli.options import PROCESS_DATE, REMOTE, json_option, pass_store, reading_store
-from etl.i18n import _, ngettext
+from etl.i18n import _, ngettext, word
 from etl.render import table, to_json
 from etl.store import Store
 
@@ -42,6 +42,8 @@ def list_(store: Store, everything: bool, as_json: bool) -> None:
     elif not rows:
         click.echo(_("no changes at source: main holds what the registers hold."))
     else:
+        for row in rows:  # what happened to the voucher at the register, in the reader's words
+            row["kind"] = word("change", row["kind"])
         click.echo(table(rows, [("process_date", "date"), ("register", "register"), ("voucher_code", "code"),
                                 ("number", "number"), ("kind", "kind"), ("status", "status"), ("seen_at", "seen"),
                                 ("reason", "reason")]))

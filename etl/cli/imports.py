@@ -37,7 +37,7 @@ def _progress(enabled: bool) -> Callable[[str, str], None] | None:
     """Per-register progress on stderr when it is a terminal; silent in cron and pipes."""
     if not enabled or not sys.stderr.isatty():
         return None
-    return lambda register, message: click.echo(f"  {register}: {message}", err=True)
+    return lambda register, message: click.echo(f"  {register}: {shown(message)}", err=True)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -77,7 +77,7 @@ def _nothing_to_do(selection: Selection) -> bool:
         return False
     click.echo(_("nothing to import: every register is imported cleanly up to the last date asked for."))
     for note in selection.notes:
-        click.echo("  " + _("note: %(note)s", note=note))
+        click.echo("  " + _("note: %(note)s", note=shown(note)))
     return True
 
 
@@ -289,7 +289,7 @@ def range_summary(result: RangeResult, notes: tuple[str, ...], what: str) -> str
              table(rows, [(k, k) for k in columns])]
     for day in result.days:
         lines += _details(day, f"{day.report.process_date} ")
-    lines += [_("note: %(note)s", note=n) for n in notes]
+    lines += [_("note: %(note)s", note=shown(n)) for n in notes]
     return "\n".join(lines)
 
 

@@ -44,7 +44,7 @@ def _progress(enabled: bool) -> Callable[[str, str], None] | None:
     """Per-register progress on stderr when it is a terminal; silent in cron and pipes."""
     if not enabled or not sys.stderr.isatty():
         return None
-    return lambda register, message: click.echo(f"  {register}: {message}", err=True)
+    return lambda register, message: click.echo(f"  {register}: {shown(message)}", err=True)
 
 
 def _exit(code: int) -> None:
@@ -72,7 +72,7 @@ def _step_text(title: str, step: StepResult) -> str:
             lines.append(f"  {o.register}: {shown(o.message)}")
         lines += [f"  {o.register}: {shown(d)}" for d in o.details]
     if step.error:
-        lines.append("  " + _("error: %(message)s", message=step.error))
+        lines.append("  " + _("error: %(message)s", message=shown(step.error)))
     return "\n".join(lines)
 
 
@@ -194,9 +194,9 @@ def sync_text(result: SyncResult) -> str:
         lines += [f"  {r.register}: {shown(note)}" for note in r.notes]
     for step in result.steps:
         if step.error:
-            lines.append(f"  {step.step}: {step.error}")
+            lines.append(f"  {_step_name(step, False)}: {shown(step.error)}")
         if step.note:
-            lines.append(f"  {step.step}: " + _("note: %(note)s", note=step.note))
+            lines.append(f"  {_step_name(step, False)}: " + _("note: %(note)s", note=shown(step.note)))
     lines.append(_("steps: %(steps)s; exit %(code)s", code=str(result.exit_code), steps=", ".join(
         _("%(step)s exit %(code)s", step=_step_name(s, len(imports) > 1), code=str(s.exit_code))
         for s in result.steps)))

@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from etl.console.config import ConsoleConfig
-from etl.console.i18n import _
+from etl.console.i18n import _, error_text
 from etl.console.routes import all_routes
 from etl.console.security import BodyTooLarge, Guard, Secrets
 from etl.console.web import HERE, Console, checked_form, page, status_for, templates, text
@@ -53,7 +53,7 @@ async def login(request: Request) -> Response:
 
 async def library_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PosyncError)
-    return page(request, "error.html", {"error": str(exc)}, status_for(exc))
+    return page(request, "error.html", {"error": error_text(exc)}, status_for(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from etl.errors import ConfigError
+from etl.i18n import Said
 from etl.store import resolve_target
 
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a catalog export of a big shop is a few MB; more is a mistake
@@ -63,9 +64,10 @@ class ConsoleConfig:
     def checked(self) -> ConsoleConfig:
         """The config, or ConfigError (exit 2) when it would expose the store unsafely."""
         if self.token is not None and len(self.token) < MIN_TOKEN:
-            raise ConfigError(f"--token must be at least {MIN_TOKEN} characters long; "
-                              "use --new-token to have one generated.")
+            raise ConfigError(Said("--token must be at least %(n)s characters long; use --new-token to have one "
+                                   "generated.", n=MIN_TOKEN))
         if not self.loopback and not self.token:
-            raise ConfigError(f"--host {self.host} lets other machines reach the console, so it needs a token: "
-                              "pass --token T (16 or more characters) or --new-token, or bind to 127.0.0.1.")
+            raise ConfigError(Said("--host %(host)s lets other machines reach the console, so it needs a token: "
+                                   "pass --token T (16 or more characters) or --new-token, or bind to 127.0.0.1.",
+                                   host=self.host))
         return self

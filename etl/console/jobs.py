@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from etl import crash, paths
+from etl import crash, i18n, paths
 from etl.console.gate import Holder, StoreGate
 from etl.console.i18n import _
 from etl.errors import PosyncError
@@ -72,7 +72,7 @@ class Job:
     def progress(self, register: str, message: str) -> None:
         """The library's progress callback: one event per (register, stage or count)."""
         with self._lock:
-            self.events.append(Event(len(self.events) + 1, dt.datetime.now(), register, message))
+            self.events.append(Event(len(self.events) + 1, dt.datetime.now(), register, i18n.shown(message)))
 
     def events_after(self, seq: int) -> list[Event]:
         with self._lock:
@@ -97,7 +97,7 @@ class Job:
 def failure(err: BaseException, data_dir: Path) -> tuple[str, int]:
     """One sentence and the CLI's exit code for what ended a job (as etl.cli.PosyncGroup words it)."""
     if isinstance(err, PosyncError):
-        return str(err), err.exit_code
+        return i18n.error_text(err), err.exit_code
     if isinstance(err, duckdb.Error):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return _("database error: %(first)s", first=first), 1

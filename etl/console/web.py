@@ -28,7 +28,7 @@ from etl.console.jobs import Jobs, Work
 from etl.console.security import FORM_LIMIT, Secrets, csrf_ok, same_origin, session_of, stale
 from etl.engines import is_postgres_uri
 from etl.errors import ConfigError, PosyncError, StoreLocked
-from etl.i18n import format_number
+from etl.i18n import Said, format_number
 from etl.report import prose
 from etl.store import Store, open_store
 
@@ -138,7 +138,7 @@ def convert(kind: click.ParamType[Any], value: str, what: str) -> Any:
     try:
         return kind.convert(value, None, None)
     except click.BadParameter as err:
-        raise ConfigError(f"{what}: {err.message}") from None
+        raise ConfigError(Said("%(what)s: %(why)s", what=what, why=err.message)) from None
 
 
 def store_exists(c: Console) -> bool:

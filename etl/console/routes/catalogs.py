@@ -31,11 +31,12 @@ from etl.cli.catalogs import MODE_HELP
 from etl.console import uploads
 from etl.console.config import size_text
 from etl.console.gate import ConsoleBusy
-from etl.console.i18n import _
+from etl.console.i18n import _, error_text
 from etl.console.jobs import Progress, View, Work
 from etl.console.security import BodyTooLarge, same_origin, stale
 from etl.console.web import Forbidden, action, console, page, post, reading, start, status_for, text, texts
 from etl.errors import ConfigError, PosyncError
+from etl.i18n import shown
 from etl.schema import CATALOG_TABLES
 from etl.store import Store
 
@@ -51,7 +52,7 @@ def _read(request: Request) -> dict[str, Any]:
                 out["history"] = pushes(store, None, 20)
                 out["names"] = [r.name for r in remotes.all_remotes(store)]
     except PosyncError as err:
-        out["unreadable"] = str(err)
+        out["unreadable"] = error_text(err)
     return out
 
 
@@ -96,7 +97,7 @@ async def load(request: Request) -> Response:
         return await catalogs_page(request, error=_("the upload is larger than %(size)s; nothing was saved.",
                                                     size=size), status=413)
     except PosyncError as err:
-        return await catalogs_page(request, error=str(err), status=status_for(err))
+        return await catalogs_page(request, error=error_text(err), status=status_for(err))
     table = upload.fields.get("table", "")
     try:
         if table not in CATALOG_TABLES:
@@ -107,7 +108,7 @@ async def load(request: Request) -> Response:
         return await start(request, title, _load_work(upload, table, upload.fields.get("merge") == "1"), create=True)
     except PosyncError as err:
         upload.discard()
-        return await catalogs_page(request, error=str(err), status=status_for(err))
+        return await catalogs_page(request, error=error_text(err), status=status_for(err))
 
 
 # -- preview, push, restore ----------------------------------------------------------------------------------
@@ -124,7 +125,8 @@ def _preview_one(store: Store, name: str, mode: str, tables: tuple[str, ...], ve
     try:
         d = diff_sql(store, name, mode, tables, verify)
     except PosyncError as err:
-        return {"register": name, "error": str(err), "sql": "", "more": 0, "tables": [], "edits": [], "refusals": []}
+        return {"register": name, "error": error_text(err), "sql": "", "more": 0, "tables": [], "edits": [],
+                "refusals": []}
     lines = d.sql.splitlines()
     return {"register": name, "error": None, "sql": "\n".join(lines[:PREVIEW_LINES]),
             "more": max(0, len(lines) - PREVIEW_LINES), "tables": [dataclasses.asdict(t) for t in d.tables],
@@ -169,7 +171,7 @@ def push_rows(registers: tuple[RegisterPush, ...]) -> list[dict[str, Any]]:
 def _push_work(request_: PushRequest) -> Work:
     def work(store: Store, progress: Progress) -> View:
         result = push_catalogs(store, dataclasses.replace(request_, progress=progress))
-        notes = [{"register": r.register, "error": r.error, "backup_id": r.backup_id,
+        notes = [{"register": r.register, "error": shown(r.error) if r.error else r.error, "backup_id": r.backup_id,
                   "edits": [e.describe(r.register) for e in r.edits if e.total]} for r in result.registers]
         return View("push.html", {"mode": result.mode, "rows": push_rows(result.registers), "notes": notes},
                     result.exit_code)
@@ -188,7 +190,8 @@ def _restore_work(register: str, backup_id: str) -> Work:
     def work(store: Store, progress: Progress) -> View:
         progress(register, _("restoring backup %(id)s", id=backup_id))
         r = restore_backup(store, register, backup_id)
-        return View("restore.html", {"r": r, "backup": backup_id, "rows": push_rows((r,))}, r.exit_code)
+        return View("restore.html", {"r": r, "error": shown(r.error) if r.error else None, "backup": backup_id,
+                                     "rows": push_rows((r,))}, r.exit_code)
 
     return work
 

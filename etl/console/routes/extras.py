@@ -14,11 +14,12 @@ from starlette.routing import Route
 from etl import ledger
 from etl import loyalty as loyalty_lib
 from etl import rules as rules_lib
-from etl.console.i18n import _
+from etl.console.i18n import _, error_text
 from etl.console.jobs import Progress, View, Work
 from etl.console.routes.registers import landing
 from etl.console.web import action, page, post, reading, start, texts
 from etl.errors import PosyncError
+from etl.i18n import shown
 from etl.store import Store
 from etl.sync import ExtrasRequest, StepResult, sync_loyalty, sync_rules
 
@@ -28,9 +29,9 @@ TROUBLE = ("conflict", "rejected", "error", "warning")
 
 def step_context(step: StepResult) -> dict[str, Any]:
     """One row per register, as `posync loyalty sync` / `posync rules sync` print them, with the details."""
-    return {"step": step.step, "error": step.error,
-            "rows": [{"register": o.register, "status": o.status, **o.counts.__dict__, "message": o.message,
-                      "details": o.details} for o in step.outcomes]}
+    return {"step": step.step, "error": shown(step.error) if step.error else step.error,
+            "rows": [{"register": o.register, "status": o.status, **o.counts.__dict__, "message": shown(o.message),
+                      "details": [shown(d) for d in o.details]} for o in step.outcomes]}
 
 
 def _sync_work(run: Any) -> Work:
@@ -71,7 +72,7 @@ def _read(request: Request, what: str, customer: str | None) -> dict[str, Any]:
                         "trouble": _trouble(store, loyalty_lib.ACTION)}
             return {"rows": rules_lib.listing(store), "moves": [], "trouble": _trouble(store, rules_lib.ACTION)}
     except PosyncError as err:
-        return {"rows": [], "moves": [], "trouble": [], "unreadable": str(err)}
+        return {"rows": [], "moves": [], "trouble": [], "unreadable": error_text(err)}
 
 
 async def loyalty_page(request: Request) -> Response:

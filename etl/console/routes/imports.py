@@ -15,8 +15,9 @@ from etl.console.i18n import _
 from etl.console.jobs import Progress, View, Work
 from etl.console.routes.registers import landing
 from etl.console.web import action, convert, post, start, text, texts
+from etl.i18n import shown
 from etl.pipeline import ImportRequest, ImportResult, import_day
-from etl.report import headline, next_steps, rejections, render
+from etl.report import finding_text, headline, next_steps, rejections, render
 from etl.store import Store
 
 
@@ -33,11 +34,12 @@ def report_context(result: ImportResult) -> dict[str, Any]:
         c = result.counts.get(r.name)
         rows.append({"register": r.name, "status": r.status, "vouchers": r.vouchers, "lines": r.lines,
                      "new": r.plan.new, "unchanged": r.plan.unchanged, "changed": r.plan.changed_at_source,
-                     "missing": r.plan.missing_at_register, "held_back": r.plan.held_back, "error": r.error,
+                     "missing": r.plan.missing_at_register, "held_back": r.plan.held_back,
+                     "error": shown(r.error) if r.error else r.error,
                      "inserted": c.inserted if c else None, "updated": c.updated if c else None,
                      "skipped": c.skipped if c else None, "rejected": c.rejected if c else None})
     return {"day": report.process_date, "headline": headline(report), "registers": rows,
-            "rejections": [{"message": f.message, "registers": f.registers, "code": f.voucher_code}
+            "rejections": [{"message": finding_text(f), "registers": f.registers, "code": f.voucher_code}
                            for f in rejections(report)],
             "warnings": len(report.warnings), "next_steps": next_steps(report)}
 

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from etl import ledger, remotes
 from etl.cli.options import DATE, REMOTE
-from etl.console.i18n import _
+from etl.console.i18n import _, error_text
 from etl.console.web import convert, page, reading
 from etl.errors import PosyncError
 
@@ -40,7 +40,7 @@ def _read(request: Request) -> dict[str, Any]:
                 out["rows"] = ledger.entries(store.con, f["register"], f["action"], f["since"], f["limit"])
                 out["names"] = [r.name for r in remotes.all_remotes(store)]
     except PosyncError as err:
-        out["error"] = str(err)
+        out["error"] = error_text(err)
     return out
 
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from etl import remotes
 from etl import status as status_lib
-from etl.console.i18n import _
+from etl.console.i18n import _, error_text
 from etl.console.web import action, console, flash, page, post, reading, text, writing
 from etl.errors import ConfigError, PosyncError
 from etl.mapping import builtin_mappings
@@ -53,7 +53,7 @@ def read_landing(request: Request) -> dict[str, Any]:
         with reading(request) as store:
             return _read(store)
     except PosyncError as err:
-        return {"registers": [], "health": None, "no_store": False, "unreadable": str(err)}
+        return {"registers": [], "health": None, "no_store": False, "unreadable": error_text(err)}
 
 
 async def landing(request: Request, *, error: str | None = None, status: int = 200,
@@ -98,7 +98,7 @@ async def edit_page(request: Request, *, error: str | None = None, status: int =
     try:
         current = await run_in_threadpool(read)
     except PosyncError as err:
-        return await landing(request, error=str(err), status=404 if "no register named" in str(err) else 409)
+        return await landing(request, error=error_text(err), status=404 if "no register named" in str(err) else 409)
     values = dict(form) if form else {"path": current.path, "ip": current.ip or "", "mapping": current.mapping}
     return page(request, "register_edit.html", {"remote": current, "form": values, "error": error,
                                                 "mappings": builtin_mappings()}, status)
