@@ -131,9 +131,10 @@ def _describe(points: Any, customer: Any, date: Any, code: Any, number: Any) -> 
 def _details(con: duckdb.DuckDBPyConnection, register: str) -> tuple[str, ...]:
     """Sample sentences: conflicts, rejections, holds (a few of each)."""
     out: list[str] = []
+    # a total, not a window: see catalogs.load.SAMPLES
     conflicts = _rows(con, "WITH c AS MATERIALIZED (SELECT * FROM stage.loyalty_plan WHERE register = ? "
                            "AND action = 'conflict') SELECT *, (SELECT count(*) FROM c) AS n FROM c "
-                           "ORDER BY movement_id LIMIT ?", [register, SAMPLES])  # a total, not a window: see catalogs.load.SAMPLES
+                           "ORDER BY movement_id LIMIT ?", [register, SAMPLES])
     if conflicts:
         n = int(conflicts[0]["n"])
         out.append(Said("%(n)s conflict: edited at the register after import, main kept", n=n) if n == 1 else

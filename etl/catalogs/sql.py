@@ -355,10 +355,10 @@ def refuse_nul(con: duckdb.DuckDBPyConnection, plan: PushPlan, dialect: Dialect)
             continue
         has_nul = [f"contains(r.{quote(c)}, chr(0))" for c in texts]
         which = ", ".join(f"CASE WHEN {test} THEN {lit(c)} END" for test, c in zip(has_nul, texts, strict=True))
-        row = con.execute(
+        row = con.execute(  # a total, not a window: see catalogs.load.SAMPLES
             f"WITH n AS MATERIALIZED (SELECT CAST(r.{quote(target.key)} AS VARCHAR) AS k, concat_ws(', ', {which}) "
             f"AS c FROM {_written(table, plan.mode)} r WHERE {' OR '.join(has_nul)}) "
-            "SELECT (SELECT count(*) FROM n), k, c FROM n ORDER BY k LIMIT 1").fetchone()  # a total, not a window: see load.SAMPLES
+            "SELECT (SELECT count(*) FROM n), k, c FROM n ORDER BY k LIMIT 1").fetchone()
         if row:
             count, key, columns = row
             more = Said(Nn_(" (and %(num)s more row)", " (and %(num)s more rows)"), num=count - 1) if count > 1 \
