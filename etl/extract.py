@@ -20,7 +20,7 @@ date or keys are expressions) get the same rows, decided in DuckDB.
 
 A range reads a register's dates in chunks: one SQLite query per table runs the single-date query
 for each date of the chunk and tags each row with its date, so a small day costs a few DuckDB
-statements instead of a round of reads (measured: a 7-date catch-up 3.4x faster than 7 imports).
+statements instead of a round of reads (measured: a 7-date catch-up 3.3x faster than 7 imports).
 """
 
 from __future__ import annotations
