@@ -550,7 +550,9 @@ def _stage_children(con: duckdb.DuckDBPyConnection, register: Register, table: s
 
 # --- a range: a register's next dates read in one query ----------------------------------------------------
 
-CHUNK_HEADERS = 5_000  # a range reads a register's next dates together while their headers stay under this
+# A range reads a register's next dates together while their headers stay under this. It also bounds the date
+# values bound to the chunk's query (each has at least one header) far below SQLite's 32,766 parameters.
+CHUNK_HEADERS = 5_000
 _D = "__posync_d"  # which date of the chunk a row is read for (an index into its dates)
 
 # The single-date queries run for every date of the chunk inside one SQLite statement: each date `e.d`
