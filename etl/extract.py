@@ -630,7 +630,8 @@ def _chunk_query(register: Register, template: str, dates: tuple[dt.date, ...], 
                 pairs.append(exp.Tuple(expressions=[exp.Placeholder(), exp.Literal.number(i)]))
                 params.append(_param(value, text))
     every = exp.Values(expressions=[exp.Tuple(expressions=[exp.Literal.number(i)]) for i in range(len(dates))])
-    keys = _plain_keys(headers) or ("", "")
+    keys = _plain_keys(headers)
+    assert keys is not None  # _chunk reads in chunks only when every table's keys are plain columns
     values: dict[str, Any] = {
         "pairs": exp.Values(expressions=pairs), "every": every, "nulls": exp.true() if nulls else exp.false(),
         "header": _source_table(register, headers.source), "hd": quoted(register.reader.describe(
