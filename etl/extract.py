@@ -39,7 +39,7 @@ from etl.errors import PosyncError
 from etl.faults import checkpoint
 from etl.i18n import Said
 from etl.mapping import TableMapping
-from etl.registers import DISTINCT_LIMIT, Register, Source, SqliteReader, first_line, quoted
+from etl.registers import DATED, DISTINCT_LIMIT, Register, Source, SqliteReader, first_line, quoted
 from etl.schema import CODE_COLUMNS, TABLES, VOUCHER_TABLES
 from etl.sqltemplate import fill
 from etl.store import quote
@@ -285,7 +285,9 @@ def canonical_sql(con: duckdb.DuckDBPyConnection, table_map: TableMapping, sourc
 
 
 def _numbers(table_map: TableMapping) -> dict[str, str]:
-    """Source columns that must arrive as numbers: plain columns of integer or decimal canonical columns."""
+    """How source columns must arrive: 'integer' or 'real' for plain columns of integer or decimal canonical
+    columns; 'date' (registers.DATED) for plain columns of date or time canonical columns that no mapping
+    expression reads, which posync casts from their text whatever the register stored."""
     out: dict[str, str] = {}
     for canonical, target in TABLES[table_map.canonical].columns:
         plain = table_map.plain_column(canonical)
@@ -293,6 +295,12 @@ def _numbers(table_map: TableMapping) -> dict[str, str]:
             out.setdefault(plain.lower(), "integer")
         elif plain is not None and casts.decimal_of(target):
             out.setdefault(plain.lower(), "real")
+    in_expressions = {c.name.lower() for e in table_map.columns.values() if e is not None
+                      and not isinstance(e, exp.Column) for c in e.find_all(exp.Column)}
+    for canonical, target in TABLES[table_map.canonical].columns:
+        plain = table_map.plain_column(canonical)
+        if plain is not None and target in ("DATE", "TIMESTAMP") and plain.lower() not in in_expressions:
+            out.setdefault(plain.lower(), DATED)
     return out
 
 

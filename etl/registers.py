@@ -41,6 +41,7 @@ from etl.staging import Snapshot
 
 BATCH_ROWS = 2**30  # one Arrow batch per read: ADBC infers a column's type from the whole result
 DISTINCT_LIMIT = 2000  # more distinct date values than this and the date filter is not pushed into SQLite
+DATED = "date"  # a `numbers` kind: a column posync casts to a date from its text, whatever the register stored
 CANNOT_OPEN = N_("register %(register)s: cannot open the database (%(why)s).")
 READ_FAILED = N_("register %(register)s: reading it failed (%(why)s).")
 _names = itertools.count(1)
@@ -219,15 +220,23 @@ class SqliteReader:
         """Run a SELECT of plain columns of `table` (aliased `src`) and register its rows in con.
 
         numbers: lower-case column -> 'integer' | 'real' for columns that must come back as numbers; a
-        column that comes back as text holds text too, and is read again value by value.
+        column that comes back as text holds text too, and is read again value by value. DATED marks a
+        column cast from its text whatever it holds: read value by value from the first read.
         """
         described = self.describe(table).columns
         known = self._mixed.setdefault(table, set())  # columns an earlier read of this snapshot found mixed
+        # A date column read from its text either way (a DATE column holding ISO text, the usual case) is read
+        # value by value at once: a typed first read would only come back as text and be read again.
+        known |= {described[c][0] for c, kind in numbers.items()
+                  if kind == DATED and c in described and affinity(described[c][1]) != "text"}
         rows = _typed_as_declared(self._fetch(self._safe_select(query, known, numbers) if known else query, params),
                                   described, known)
+        # Only the table's own columns: a mixed column's `__bytes` beside it is text by design (counting it
+        # read every such query twice).
         mixed = {name for name, field_, column in zip(rows.column_names, rows.schema, rows.columns, strict=True)
-                 if name not in known and _is_text(field_.type) and column.null_count < len(column)
-                 and _needs_care(described.get(name.lower(), (name, ""))[1], numbers.get(name.lower()))}
+                 if name not in known and name.lower() in described and _is_text(field_.type)
+                 and column.null_count < len(column) and _needs_care(described[name.lower()][1],
+                                                                     numbers.get(name.lower()))}
         if mixed:
             known |= mixed
             rows = _typed_as_declared(self._fetch(self._safe_select(query, known, numbers), params), described, known)
@@ -271,7 +280,7 @@ def _is_text(type_: pa.DataType) -> bool:
 
 def _needs_care(declared: str, wanted: str | None) -> bool:
     """Whether a column that came back as text may hide numbers the driver wrote lossily."""
-    return wanted is not None or affinity(declared) != "text"
+    return (wanted is not None and wanted != DATED) or affinity(declared) != "text"
 
 
 def _safe_select(query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> exp.Query:
@@ -287,6 +296,7 @@ def _safe_select(query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> 
             name = projection.alias_or_name
             column = projection.this if isinstance(projection, exp.Alias) else projection
             wanted = numbers.get(name.lower())
+            wanted = None if wanted == DATED else wanted
             if name not in mixed:
                 projections.append(projection)
             elif wanted is None:  # text only: the bytes alone (the driver types a NULL column int64)

@@ -14,6 +14,7 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,42 @@ def test_mixed_storage_classes_come_back_exact(tmp_path: Path) -> None:
     prices = main.rows("SELECT line_no, list(DISTINCT unit_price::VARCHAR) FROM voucher_lines "
                        "WHERE line_no <= 3 GROUP BY ALL ORDER BY 1")
     assert prices == [(1, ["2327332.2499"]), (2, ["0.0010"]), (3, ["12.5000"])]
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every query the SQLite reader runs from now on (the real reader: only listened to)."""
+    seen: list[str] = []
+    fetch = SqliteReader._fetch
+
+    def listening(self: SqliteReader, query: Any, params: Any = ()) -> Any:
+        seen.append(self._text(query))
+        return fetch(self, query, params)
+
+    monkeypatch.setattr(SqliteReader, "_fetch", listening)
+    return seen
+
+
+def test_a_day_reads_each_table_once_and_a_mixed_column_costs_one_more_read(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """DATE and TIMESTAMP columns holding ISO text (the usual register) are read as text at once; only a column
+    that truly mixes storage classes is read a second time, value by value. (Each table's first read was
+    doubled: the `__bytes` beside a text column was taken for a new mixed column.)"""
+    path = _register(tmp_path)
+    sqlite_exec(path, f"UPDATE vouchers SET date = 2461371.5 WHERE rowid = (SELECT min(rowid) FROM vouchers "
+                      f"WHERE date = '{DAY}')",  # a Julian day number where the text of a date belongs
+                "UPDATE voucher_lines SET unit_price = '12,5' WHERE line_no = 3")  # text in a REAL column
+    main = _main(tmp_path, "main", path)
+    seen = _reads(monkeypatch)
+
+    result = main("validate", "--date", DAY)
+
+    reads = [q for q in seen if "pragma" not in q.lower() and "sqlite_master" not in q]
+    of = {t: [q for q in reads if f'FROM "{t}" AS src' in q.split(" UNION ")[0]]
+          for t in ("vouchers", "voucher_lines", "payments")}
+    assert len(reads) == len(set(reads)), reads  # no query is run twice
+    assert [len(of[t]) for t in of] == [2, 2, 1], of  # headers: the date values, the day; lines: typed, then mixed
+    assert "date: '2461371.5' is not a date" in result.output, result.output  # the number as SQLite holds it
+    assert result.exit_code == 3
 
 
 def test_a_bad_value_after_thousands_of_clean_rows_is_held_back_not_a_crash(tmp_path: Path) -> None:
