@@ -274,16 +274,17 @@ def canonical_sql(con: duckdb.DuckDBPyConnection, table_map: TableMapping, sourc
     key = (table_map.canonical, table_map.source,
            tuple((c, e.sql() if e is not None else None) for c, e in table_map.columns.items()),
            tuple(sorted((k, c.name, c.type, c.text, c.hex) for k, c in source.columns.items())), tuple(keep))
-    if key not in _CANONICAL:
+    text = _CANONICAL.get(key)  # one lookup: a sync cycle's copying thread builds its own shapes meanwhile
+    if text is None:
         if len(_CANONICAL) > 512:  # a long-lived process (watch, console) meeting many shapes: start afresh
             _CANONICAL.clear()
         shape = Source(_SOURCE, source.columns)
         con.execute(f"CREATE OR REPLACE TEMP VIEW {_SOURCE} AS SELECT * FROM {source.relation} LIMIT 0")
         try:
-            _CANONICAL[key] = canonical_select(con, table_map, shape, keep).sql("duckdb")
+            text = _CANONICAL[key] = canonical_select(con, table_map, shape, keep).sql("duckdb")
         finally:
             con.execute(f"DROP VIEW IF EXISTS {_SOURCE}")
-    return _CANONICAL[key].replace(_SOURCE, source.relation)
+    return text.replace(_SOURCE, source.relation)
 
 
 # --- reading a table: whole, or the day -------------------------------------------------------------------

@@ -27,6 +27,9 @@ Progress = Callable[[str, str], None]
 # Whether a register's fresh snapshot will be read (so checked now, on the copying thread), given its sha256
 # and mapping; a snapshot already imported identically for every date it is scheduled for is never read.
 WillRead = Callable[[Remote, str, Mapping], bool]
+# More work on the copying thread once a register's copy is checked (a sync cycle stages its loyalty and rules
+# there while the import reads the register before it). It must keep its own errors: it never raises.
+Then = Callable[["Source"], None]
 
 
 @dataclass
@@ -51,8 +54,9 @@ class Source:
 class _Stager:
     """One background thread copying registers one ahead of the reading."""
 
-    def __init__(self, store: Store, sources: list[Source], root: Path, will_read: WillRead | None) -> None:
-        self._store, self._root, self._will_read = store, root, will_read
+    def __init__(self, store: Store, sources: list[Source], root: Path, will_read: WillRead | None,
+                 then: Then | None = None) -> None:
+        self._store, self._root, self._will_read, self._then = store, root, will_read, then
         self._order = [s.remote.name for s in sources]
         self._sources = {s.remote.name: s for s in sources}
         self._futures: dict[str, Future[None]] = {}
@@ -86,6 +90,14 @@ class _Stager:
         except PosyncError as err:
             source.error = err
             staging.cleanup(self._root, remote.name)
+            return
+        if self._then is not None and source.checked:
+            self._then(source)
+
+    def settle(self) -> None:
+        """Wait for every copy started so far (and its follow-up work); start no other."""
+        for future in list(self._futures.values()):
+            future.result()
 
     def close(self) -> None:
         """Stop copying: the copy in progress finishes, the ones not started are dropped."""
@@ -93,8 +105,8 @@ class _Stager:
 
 
 @contextlib.contextmanager
-def staged(store: Store, remotes: list[Remote], run_id: str, will_read: WillRead | None = None
-           ) -> Iterator[dict[str, Source]]:
+def staged(store: Store, remotes: list[Remote], run_id: str, will_read: WillRead | None = None,
+           then: Then | None = None) -> Iterator[dict[str, Source]]:
     """Every register's Source for the block; copies are made as the run reads them and removed at the end.
 
     Sources come in `remotes` order, which must be the order the run first reads them (so that the
@@ -104,7 +116,7 @@ def staged(store: Store, remotes: list[Remote], run_id: str, will_read: WillRead
     root = store.data_dir / "staging"
     staging.cleanup(root)  # leftovers of a killed run: we hold the lock, nobody else uses them
     sources = {r.name: Source(r) for r in remotes}
-    stager = _Stager(store, list(sources.values()), root / run_id, will_read)
+    stager = _Stager(store, list(sources.values()), root / run_id, will_read, then)
     for source in sources.values():
         source.stager = stager
     try:
@@ -114,6 +126,14 @@ def staged(store: Store, remotes: list[Remote], run_id: str, will_read: WillRead
         for source in sources.values():
             release(store, source)
         staging.cleanup(root)
+
+
+def settle(sources: dict[str, Source]) -> None:
+    """Wait until no register's copy, nor the work that follows it, is still running on the copying thread."""
+    for source in sources.values():
+        if source.stager is not None:
+            source.stager.settle()
+            return  # one stager serves them all
 
 
 def checked(source: Source, say: Progress | None = None) -> staging.Snapshot:

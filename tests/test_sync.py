@@ -116,6 +116,44 @@ def test_a_register_that_cannot_be_read_is_reported_and_the_others_go_on(world: 
     assert posync.scalar("SELECT status FROM sync_log WHERE action = 'sync'") == "error"
 
 
+def test_loyalty_and_rules_staged_beside_the_copies_keep_each_registers_fate(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cycle stages each register's loyalty and rules on the copying thread, before its import has run: a
+    register whose vouchers can't be read still brings none of them, and a register whose loyalty table
+    can't be read still brings its vouchers, its failure told under loyalty and rules."""
+    import threading
+
+    from etl import sync
+
+    threads: list[str] = []
+    stage_tables = sync._stage_tables
+
+    def listened(*args: Any) -> None:
+        threads.append(threading.current_thread().name)
+        stage_tables(*args)
+
+    monkeypatch.setattr(sync, "_stage_tables", listened)
+    posync, paths = world.posync, world.paths
+    sqlite_exec(paths[1], 'ALTER TABLE vouchers RENAME COLUMN "total" TO "importe"')
+    sqlite_exec(paths[2], 'ALTER TABLE loyalty_movements RENAME COLUMN "points" TO "puntos"')
+
+    result = posync("sync", "--date", DAY1, "--catalogs", "none")
+
+    assert result.exit_code == 1, result.output
+    assert posync.rows("SELECT register, count(*) > 0 FROM vouchers GROUP BY ALL ORDER BY 1") == [
+        ("caja1", True), ("caja3", True)]
+    assert posync.rows("SELECT DISTINCT register FROM loyalty_movements") == [("caja1",)]
+    assert posync.rows("SELECT DISTINCT source_register FROM commercial_rules") == [("caja1",)]
+    logged = posync.rows("SELECT action, register, status, message FROM sync_log "
+                         "WHERE action IN ('loyalty sync', 'rules sync') ORDER BY 1, 2")
+    assert [(a, r, s) for a, r, s, _ in logged] == [
+        ("loyalty sync", "caja1", "ok"), ("loyalty sync", "caja3", "error"),
+        ("rules sync", "caja1", "ok"), ("rules sync", "caja3", "error")], logged
+    assert all("puntos" in m or "points" in m for a, r, s, m in logged if r == "caja3"), logged
+    assert posync.scalar("SELECT status FROM sync_log WHERE action = 'import' AND register = 'caja2'") == "error"
+    assert len(threads) == 3 and all(t.startswith("posync-copy") for t in threads), threads  # none read twice
+
+
 def test_the_exit_code_is_the_worst_of_the_steps(world: World) -> None:
     posync, paths = world.posync, world.paths
     sqlite_exec(paths[2], "INSERT INTO commercial_rules VALUES ('R9', 'Roto', 'discount', '{pct: 10', "
