@@ -209,23 +209,26 @@ class _Ahead:
         self.store, self.names = store, names
         self.staged: dict[str, tuple[str, ...]] = {}  # register -> its tables staged
         self.failed: dict[str, PosyncError] = {}
+        # The copying thread's own connection, made here: a connection is never touched by two threads
+        self.cursor = store.con.cursor()
+
+    def close(self) -> None:
+        """After the copying thread has stopped."""
+        self.cursor.close()
 
     def __call__(self, source: Source) -> None:  # on the copying thread
         name, snapshot, mapping = source.remote.name, source.snapshot, source.mapping
         if name not in self.names or snapshot is None or mapping is None or snapshot.engine.name != "sqlite":
             return
         mapped = tuple(t for t in EXTRAS if t in mapping.tables)
-        cursor = self.store.con.cursor()  # its own connection: the run's is busy on the other thread
         try:
             with crash.contained(self.store.data_dir, name, Said("reading loyalty and rules")):
                 if mapped:
-                    _stage_tables(cursor, snapshot, mapping, mapped)
+                    _stage_tables(self.cursor, snapshot, mapping, mapped)
             self.staged[name] = mapped
         except PosyncError as err:
-            extract.discard(cursor, name, EXTRAS)
+            extract.discard(self.cursor, name, EXTRAS)
             self.failed[name] = err
-        finally:
-            cursor.close()
 
 
 def read_registers(store: Store, remotes: list[Remote], tables: tuple[str, ...], run_id: str,
@@ -472,24 +475,27 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
     extract.create_staging(store.con, EXTRAS)
     ahead = _Ahead(store, {r.name for r in needed if r.name not in hold_i and not (r.name in hold_l
                                                                                   and r.name in hold_r)})
-    with sources_.staged(store, needed, run_id, then=ahead) as sources:
-        for name, source in sources.items():  # read date by date below: each register reads its dates in chunks
-            source.dates = tuple(day for day, day_names in schedule if name in day_names and name not in hold_i)
-        imports = _import_steps(store, request, schedule, hold_i, sources)
-        unreadable = {o.register for o in imports[-1].outcomes if o.status in ("error", "held")}
-        if imports[-1].error:  # the step failed as a whole: nothing was read
-            unreadable = set(names)
-        readable = tuple(n for n in names if n not in unreadable)
-        to_read = [r for r in remotes if r.name in readable and not (r.name in hold_l and r.name in hold_r)]
-        sources_.settle(sources)  # nothing is staged ahead any more: what the import could not read goes
-        for name in ahead.staged.keys() - {r.name for r in to_read}:
-            extract.discard(store.con, name, EXTRAS)
-        read = read_registers(store, to_read, EXTRAS, run_id, (loyalty.ACTION, rules.ACTION), request.progress,
-                              sources, ahead)
-        loyalty_step = _extras_step(store, "loyalty_movements", read, readable, hold_l, run_id)
-        rules_step = _extras_step(store, "commercial_rules", read, readable, hold_r, run_id)
-        pushable = tuple(n for n in readable if n not in read.failures)
-        catalogs = _catalogs_step(store, request, pushable, held("catalogs"), sources)  # a first push diffs these
+    try:
+        with sources_.staged(store, needed, run_id, then=ahead) as sources:
+            for name, source in sources.items():  # read date by date below: each register reads its dates in chunks
+                source.dates = tuple(day for day, day_names in schedule if name in day_names and name not in hold_i)
+            imports = _import_steps(store, request, schedule, hold_i, sources)
+            unreadable = {o.register for o in imports[-1].outcomes if o.status in ("error", "held")}
+            if imports[-1].error:  # the step failed as a whole: nothing was read
+                unreadable = set(names)
+            readable = tuple(n for n in names if n not in unreadable)
+            to_read = [r for r in remotes if r.name in readable and not (r.name in hold_l and r.name in hold_r)]
+            sources_.settle(sources)  # nothing is staged ahead any more: what the import could not read goes
+            for name in ahead.staged.keys() - {r.name for r in to_read}:
+                extract.discard(store.con, name, EXTRAS)
+            read = read_registers(store, to_read, EXTRAS, run_id, (loyalty.ACTION, rules.ACTION), request.progress,
+                                  sources, ahead)
+            loyalty_step = _extras_step(store, "loyalty_movements", read, readable, hold_l, run_id)
+            rules_step = _extras_step(store, "commercial_rules", read, readable, hold_r, run_id)
+            pushable = tuple(n for n in readable if n not in read.failures)
+            catalogs = _catalogs_step(store, request, pushable, held("catalogs"), sources)  # a first push diffs these
+    finally:
+        ahead.close()  # the copying thread stopped with the block
     result = SyncResult(request.process_date, names, (*imports, loyalty_step, rules_step, catalogs), started,
                         dt.datetime.now())
     _log_cycle(store, request, result, run_id)
