@@ -236,7 +236,7 @@ class SqliteReader:
         mixed = {name for name, field_, column in zip(rows.column_names, rows.schema, rows.columns, strict=True)
                  if name not in known and name.lower() in described and _is_text(field_.type)
                  and column.null_count < len(column) and _needs_care(described[name.lower()][1],
-                                                                     numbers.get(name.lower()))}
+                                                                     _number(numbers, name))}
         if mixed:
             known |= mixed
             rows = _typed_as_declared(self._fetch(self._safe_select(query, known, numbers), params), described, known)
@@ -280,7 +280,13 @@ def _is_text(type_: pa.DataType) -> bool:
 
 def _needs_care(declared: str, wanted: str | None) -> bool:
     """Whether a column that came back as text may hide numbers the driver wrote lossily."""
-    return (wanted is not None and wanted != DATED) or affinity(declared) != "text"
+    return wanted is not None or affinity(declared) != "text"
+
+
+def _number(numbers: dict[str, str], name: str) -> str | None:
+    """What a column must come back as: 'integer', 'real', or None for text (a DATED column is read as text)."""
+    kind = numbers.get(name.lower())
+    return None if kind == DATED else kind
 
 
 def _safe_select(query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> exp.Query:
@@ -295,8 +301,7 @@ def _safe_select(query: exp.Query, mixed: set[str], numbers: dict[str, str]) -> 
         for projection in select.expressions:
             name = projection.alias_or_name
             column = projection.this if isinstance(projection, exp.Alias) else projection
-            wanted = numbers.get(name.lower())
-            wanted = None if wanted == DATED else wanted
+            wanted = _number(numbers, name)
             if name not in mixed:
                 projections.append(projection)
             elif wanted is None:  # text only: the bytes alone (the driver types a NULL column int64)
