@@ -26,7 +26,7 @@ WRAPPED = (
     ("etl.staging", "stage", "copy + sha256 (copying thread)"),
     ("etl.staging", "check", "quick_check (copying thread, or before a read)"),
     ("etl.pipeline", "extract.extract_day", "extract (read, cast, stage)"),
-    ("etl.pipeline", "merge.compute_hashes", "content hashes"),
+    ("etl.pipeline", "merge.add_hashes", "content hashes"),
     ("etl.pipeline", "run_checks", "validation checks"),
     ("etl.pipeline", "decide", "validation checks"),
     ("etl.pipeline", "merge.record_decision", "plan"),

@@ -163,10 +163,10 @@ def _import_date(store: Store, request: ImportRequest, sources: dict[str, Source
     """One date: extract each register, check them all, then merge each in its own transaction."""
     say = _announcer(store, request)
     extract.create_staging(store.con, TABLES)
+    merge.create_hashes(store.con)
     staged_ = [_stage_one(store, sources[name], request, say, run_id) for name in request.remotes]
     checkpoint("validate")
     ready = tuple(s.remote.name for s in staged_ if s.status == "staged")
-    merge.compute_hashes(store.con)
     ctx = Context(request.process_date, dt.date.today(), ready, hold=request.hold)
     findings = run_checks(Batches(store.con), ctx)
     decision = decide(findings, ready, request.all_or_nothing, request.hold)
@@ -190,6 +190,7 @@ def _import_date(store: Store, request: ImportRequest, sources: dict[str, Source
     batches: dict[str, str] = {}
     if not request.validate_only:
         for s in staged_:
+            store.shed_memory()  # each merge starts from one register's day, not from all that came before
             counts[s.remote.name], bid = _merge_one(store, s, request, report, run_id, say,
                                                    left.get(s.remote.name))
             if bid:
@@ -238,11 +239,13 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
                     result.status, result.counts = "identical", {}
                     say(remote.name, Said("already imported, identical"))
                     return result
+            merge.add_hashes(store.con, remote.name)
+            store.shed_memory()  # its day is staged: what it took to read and stage it is handed back
             say(remote.name, Said("%(vouchers)s vouchers, %(lines)s lines",
                                   vouchers=extracted.counts.get("vouchers", 0),
                                   lines=extracted.counts.get("voucher_lines", 0)))
     except PosyncError as err:
-        extract.discard(store.con, remote.name, TABLES)
+        extract.discard(store.con, remote.name, (*TABLES, "hashes"))
         result.status, result.error, result.error_code = "error", said_of(err), err.exit_code
         say(remote.name, Said("error: %(message)s", message=said_of(err)))
         with store.transaction() as con:

@@ -26,6 +26,7 @@ from etl.schema import TABLES, Table
 
 MAIN = "m"
 SCHEMA_VERSION = 3
+SHED_TO = "8MB"  # what shed_memory() asks DuckDB to keep: as low as it will go
 
 
 def quote(name: str) -> str:
@@ -180,6 +181,43 @@ class Store:
     _prove: Callable[[duckdb.DuckDBPyConnection], None] | None = field(default=None, repr=False)
     run: dict[str, Any] | None = None  # a listing opened during a run: that run (pid, command, start, stage)
     as_of: str | None = None  # and when the snapshot it reads was taken (None: main itself)
+    _keeping: int = field(default=0, repr=False)  # inside keeping_memory(): shed_memory() does nothing
+    _limit: str | None = field(default=None, repr=False)  # DuckDB's memory_limit, which shedding restores
+
+    def shed_memory(self) -> None:
+        """Between the steps of a run, let DuckDB hand back the blocks it keeps: main's, which it reads
+        again when needed, and the stage's, which it writes under the working folder's tmp/.
+
+        Without it a day's memory grew with each register staged and each merged (385 MB for ten
+        registers, 250 MB for one). A fixed low memory_limit bounded it too, but queries over every
+        register (the checks, the plan) failed for memory past 30 registers: the limit is lowered only
+        here, between queries, and each query runs under DuckDB's default.
+        """
+        if self._keeping:
+            return
+        if self._limit is None:  # read once: set back from its text, the limit would shrink a little each time
+            row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+            self._limit = str(row[0]) if row else None
+        try:
+            self.con.execute("SET memory_limit = ?", [SHED_TO])
+        except duckdb.Error:
+            pass  # what could not be written out stays in memory: nothing is lost, the run only holds more
+        finally:  # set back by value: RESET restores the setting's text but leaves the buffer pool's limit low
+            if self._limit is None:
+                self.con.execute("RESET memory_limit")
+            else:
+                self.con.execute("SET memory_limit = ?", [self._limit])
+
+    @contextlib.contextmanager
+    def keeping_memory(self) -> Iterator[None]:
+        """No shedding inside: while another thread queries through its own cursor of con (a query running
+        while the limit is low could fail for memory), or when what would be written out is read back at once.
+        """
+        self._keeping += 1
+        try:
+            yield
+        finally:
+            self._keeping -= 1
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

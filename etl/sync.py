@@ -475,8 +475,10 @@ def run_cycle(store: Store, request: SyncRequest) -> SyncResult:
     extract.create_staging(store.con, EXTRAS)
     ahead = _Ahead(store, {r.name for r in needed if r.name not in hold_i and not (r.name in hold_l
                                                                                   and r.name in hold_r)})
+    # Memory is not shed in a cycle: the copying thread queries beside the run's, and the movements it stages
+    # would be written out and read back (1.5 to 2 s more of a 13 s cycle, for 80 MB of its 600 MB peak)
     try:
-        with sources_.staged(store, needed, run_id, then=ahead) as sources:
+        with store.keeping_memory(), sources_.staged(store, needed, run_id, then=ahead) as sources:
             for name, source in sources.items():  # read date by date below: each register reads its dates in chunks
                 source.dates = tuple(day for day, day_names in schedule if name in day_names and name not in hold_i)
             imports = _import_steps(store, request, schedule, hold_i, sources)
