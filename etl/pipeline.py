@@ -190,7 +190,8 @@ def _import_date(store: Store, request: ImportRequest, sources: dict[str, Source
     batches: dict[str, str] = {}
     if not request.validate_only:
         for s in staged_:
-            store.shed_memory()  # each merge starts from one register's day, not from all that came before
+            if s.status == "staged":  # each merge starts from one register's day, not from all before it
+                store.shed_memory()
             counts[s.remote.name], bid = _merge_one(store, s, request, report, run_id, say,
                                                    left.get(s.remote.name))
             if bid:

@@ -188,25 +188,23 @@ class Store:
         """Between the steps of a run, let DuckDB hand back the blocks it keeps: main's, which it reads
         again when needed, and the stage's, which it writes under the working folder's tmp/.
 
-        Without it a day's memory grew with each register staged and each merged (385 MB for ten
-        registers, 250 MB for one). A fixed low memory_limit bounded it too, but queries over every
-        register (the checks, the plan) failed for memory past 30 registers: the limit is lowered only
-        here, between queries, and each query runs under DuckDB's default.
+        Without it a day's memory grew with each register staged and each merged (a day of ten
+        registers peaked at 412-435 MB, one register at 250 MB). A fixed low memory_limit bounded it
+        too, but queries over every register (the checks, the plan) failed for memory at 30 registers:
+        the limit is lowered only here, between queries, and each query runs under DuckDB's default.
         """
         if self._keeping:
             return
         if self._limit is None:  # read once: set back from its text, the limit would shrink a little each time
             row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
-            self._limit = str(row[0]) if row else None
+            assert row is not None  # a SELECT without FROM has its one row
+            self._limit = str(row[0])
         try:
             self.con.execute("SET memory_limit = ?", [SHED_TO])
         except duckdb.Error:
             pass  # what could not be written out stays in memory: nothing is lost, the run only holds more
         finally:  # set back by value: RESET restores the setting's text but leaves the buffer pool's limit low
-            if self._limit is None:
-                self.con.execute("RESET memory_limit")
-            else:
-                self.con.execute("SET memory_limit = ?", [self._limit])
+            self.con.execute("SET memory_limit = ?", [self._limit])
 
     @contextlib.contextmanager
     def keeping_memory(self) -> Iterator[None]:
