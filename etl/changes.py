@@ -41,8 +41,8 @@ JOIN (SELECT DISTINCT ON (register, voucher_code, number) * FROM stage.vouchers)
 WHERE p.action = 'changed'
 UNION ALL
 SELECT v.register, v.voucher_code, v.number, v.content_hash, NULL, 'gone' FROM vouchers v
-WHERE v.date = ? AND v.register IN (SELECT DISTINCT register FROM stage.hashes)
-  AND NOT EXISTS (SELECT 1 FROM stage.hashes h WHERE h.register = v.register
+WHERE v.date = ? AND v.register IN (SELECT DISTINCT register FROM temp.hashes)
+  AND NOT EXISTS (SELECT 1 FROM temp.hashes h WHERE h.register = v.register
                   AND h.voucher_code = v.voucher_code AND h.number = v.number)
 """
 

@@ -246,7 +246,8 @@ def _stage_one(store: Store, source: Source, request: ImportRequest, say: Progre
                                   vouchers=extracted.counts.get("vouchers", 0),
                                   lines=extracted.counts.get("voucher_lines", 0)))
     except PosyncError as err:
-        extract.discard(store.con, remote.name, (*TABLES, "hashes"))
+        extract.discard(store.con, remote.name, TABLES)
+        merge.drop_hashes(store.con, remote.name)
         result.status, result.error, result.error_code = "error", said_of(err), err.exit_code
         say(remote.name, Said("error: %(message)s", message=said_of(err)))
         with store.transaction() as con:

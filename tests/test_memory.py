@@ -116,9 +116,9 @@ def test_hashes_staged_register_by_register_equal_one_pass_over_the_whole_stage(
 
     def compare(con: duckdb.DuckDBPyConnection) -> None:  # just before the plan reads them
         whole = merge.voucher_hashes("stage.vouchers", "stage.voucher_lines", "stage.payments")
-        seen.append(con.execute(f"WITH whole AS ({whole}) (SELECT * FROM stage.hashes EXCEPT ALL FROM whole) "
-                                "UNION ALL (FROM whole EXCEPT ALL SELECT * FROM stage.hashes)").fetchall())
-        seen.append(con.execute("SELECT count(DISTINCT register), count(*) FROM stage.hashes").fetchall())
+        seen.append(con.execute(f"WITH whole AS ({whole}) (SELECT * FROM temp.hashes EXCEPT ALL FROM whole) "
+                                "UNION ALL (FROM whole EXCEPT ALL SELECT * FROM temp.hashes)").fetchall())
+        seen.append(con.execute("SELECT count(DISTINCT register), count(*) FROM temp.hashes").fetchall())
         build_plan(con)
 
     store = open_store(str(posync.db))
