@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from etl import extract, merge, pipeline, sync
+from etl import store as store_module
 from etl.store import Store, open_store
 from tests.conftest import Posync
 
@@ -31,14 +32,35 @@ def _limit(con: duckdb.DuckDBPyConnection) -> float:
     return float(number) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[unit]
 
 
-def _stage_rows(store: Store) -> tuple[int, int]:
+def _stage_rows(store: Store, rows: int = STAGED) -> tuple[int, int]:
     extract.create_staging(store.con, ("voucher_lines",))
     store.con.execute(f"""INSERT INTO stage.voucher_lines (register, voucher_code, number, line_no, quantity, total)
                           SELECT 'caja' || (i % 7), 'FV' || (i % 13), i, 1, i % 100, i * 0.01
-                          FROM range({STAGED}) t(i)""")
+                          FROM range({rows}) t(i)""")
     return store.con.execute("SELECT count(*), sum(number) FROM stage.voucher_lines").fetchone()  # type: ignore
 
 
+@pytest.fixture
+def shed_from_16mb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests stage about 20 MB: shedding starts at 16 MB for them, not 64 MB."""
+    monkeypatch.setattr(store_module, "SHED_ABOVE", 16 * 2**20)
+
+
+def test_little_is_never_shed(posync: Posync) -> None:
+    """Below SHED_ABOVE the blocks stay: a small day would read them again at once."""
+    store = open_store(str(posync.db))
+    try:
+        _stage_rows(store, 100_000)
+        kept = _kept(store.con, "IN_MEMORY_TABLE")
+        assert 2**20 < kept < store_module.SHED_ABOVE
+        store.shed_memory()
+        assert _kept(store.con, "IN_MEMORY_TABLE") == kept
+        assert not (store.data_dir / "tmp").exists() or not any((store.data_dir / "tmp").iterdir())
+    finally:
+        store.close()
+
+
+@pytest.mark.usefixtures("shed_from_16mb")
 def test_shedding_writes_the_stage_out_keeps_every_row_and_gives_back_the_limit(posync: Posync) -> None:
     store = open_store(str(posync.db))
     try:
@@ -60,6 +82,7 @@ def test_shedding_writes_the_stage_out_keeps_every_row_and_gives_back_the_limit(
         store.close()
 
 
+@pytest.mark.usefixtures("shed_from_16mb")
 def test_shedding_where_nothing_can_be_written_out_keeps_it_all(posync: Posync, tmp_path: Path) -> None:
     store = open_store(str(posync.db))
     try:
@@ -75,6 +98,7 @@ def test_shedding_where_nothing_can_be_written_out_keeps_it_all(posync: Posync, 
         store.close()
 
 
+@pytest.mark.usefixtures("shed_from_16mb")
 def test_nothing_is_shed_while_memory_is_kept(posync: Posync) -> None:
     """A sync cycle keeps memory: its copying thread queries beside the run's thread."""
     store = open_store(str(posync.db))
