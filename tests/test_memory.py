@@ -4,6 +4,7 @@ issue 15), and nothing it holds is lost on the way."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,78 +42,72 @@ def _stage_rows(store: Store, rows: int = STAGED) -> tuple[int, int]:
 
 
 @pytest.fixture
+def store(posync: Posync) -> Iterator[Store]:
+    """The main store of a run, open for the test and closed after it."""
+    opened = open_store(str(posync.db))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
 def shed_from_16mb(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tests stage about 20 MB: shedding starts at 16 MB for them, not 64 MB."""
     monkeypatch.setattr(store_module, "SHED_ABOVE", 16 * 2**20)
 
 
-def test_little_is_never_shed(posync: Posync) -> None:
+def test_little_is_never_shed(store: Store) -> None:
     """Below SHED_ABOVE the blocks stay: a small day would read them again at once."""
-    store = open_store(str(posync.db))
-    try:
-        _stage_rows(store, 100_000)
-        kept = _kept(store.con, "IN_MEMORY_TABLE")
-        assert 2**20 < kept < store_module.SHED_ABOVE
-        store.shed_memory()
-        assert _kept(store.con, "IN_MEMORY_TABLE") == kept
-        assert not (store.data_dir / "tmp").exists() or not any((store.data_dir / "tmp").iterdir())
-    finally:
-        store.close()
+    _stage_rows(store, 100_000)
+    kept = _kept(store.con, "IN_MEMORY_TABLE")
+    assert 2**20 < kept < store_module.SHED_ABOVE
+    store.shed_memory()
+    assert _kept(store.con, "IN_MEMORY_TABLE") == kept
+    assert not (store.data_dir / "tmp").exists() or not any((store.data_dir / "tmp").iterdir())
 
 
 @pytest.mark.usefixtures("shed_from_16mb")
-def test_shedding_writes_the_stage_out_keeps_every_row_and_gives_back_the_limit(posync: Posync) -> None:
-    store = open_store(str(posync.db))
-    try:
-        before = _limit(store.con)
-        counted = _stage_rows(store)
-        assert _kept(store.con, "IN_MEMORY_TABLE") > 16 * 2**20
-        store.shed_memory()
-        assert _kept(store.con, "IN_MEMORY_TABLE") < 8 * 2**20  # written under the working folder's tmp/
-        assert any((store.data_dir / "tmp").iterdir())
-        # The limit is back by value (RESET leaves the buffer pool's limit low: this query would fail for memory)
-        after = _limit(store.con)
-        assert abs(after - before) <= before / 100  # as near as its text allows
-        store.shed_memory()
-        assert _limit(store.con) == after  # and it does not shrink shed after shed
-        assert store.con.execute("SELECT count(*), sum(number) FROM stage.voucher_lines").fetchone() == counted
-        big = store.con.execute("SELECT count(DISTINCT number) FROM stage.voucher_lines").fetchone()
-        assert big == (STAGED,)
-    finally:
-        store.close()
+def test_shedding_writes_the_stage_out_keeps_every_row_and_gives_back_the_limit(store: Store) -> None:
+    before = _limit(store.con)
+    counted = _stage_rows(store)
+    assert _kept(store.con, "IN_MEMORY_TABLE") > 16 * 2**20
+    store.shed_memory()
+    assert _kept(store.con, "IN_MEMORY_TABLE") < 8 * 2**20  # written under the working folder's tmp/
+    assert any((store.data_dir / "tmp").iterdir())
+    # The limit is back by value (RESET leaves the buffer pool's limit low: this query would fail for memory)
+    after = _limit(store.con)
+    assert abs(after - before) <= before / 100  # as near as its text allows
+    store.shed_memory()
+    assert _limit(store.con) == after  # and it does not shrink shed after shed
+    assert store.con.execute("SELECT count(*), sum(number) FROM stage.voucher_lines").fetchone() == counted
+    big = store.con.execute("SELECT count(DISTINCT number) FROM stage.voucher_lines").fetchone()
+    assert big == (STAGED,)
 
 
 @pytest.mark.usefixtures("shed_from_16mb")
-def test_shedding_where_nothing_can_be_written_out_keeps_it_all(posync: Posync, tmp_path: Path) -> None:
-    store = open_store(str(posync.db))
-    try:
-        blocked = tmp_path / "not-a-folder"
-        blocked.write_text("a file where the spill folder should be")
-        store.con.execute("SET temp_directory = ?", [str(blocked)])
-        before = _limit(store.con)
-        counted = _stage_rows(store)
-        store.shed_memory()  # DuckDB refuses the low limit: the run goes on holding more, nothing is lost
-        assert abs(_limit(store.con) - before) <= before / 100
-        assert store.con.execute("SELECT count(*), sum(number) FROM stage.voucher_lines").fetchone() == counted
-    finally:
-        store.close()
+def test_shedding_where_nothing_can_be_written_out_keeps_it_all(store: Store, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the spill folder should be")
+    store.con.execute("SET temp_directory = ?", [str(blocked)])
+    before = _limit(store.con)
+    counted = _stage_rows(store)
+    store.shed_memory()  # DuckDB refuses the low limit: the run goes on holding more, nothing is lost
+    assert abs(_limit(store.con) - before) <= before / 100
+    assert store.con.execute("SELECT count(*), sum(number) FROM stage.voucher_lines").fetchone() == counted
 
 
 @pytest.mark.usefixtures("shed_from_16mb")
-def test_nothing_is_shed_while_memory_is_kept(posync: Posync) -> None:
+def test_nothing_is_shed_while_memory_is_kept(store: Store) -> None:
     """A sync cycle keeps memory: its copying thread queries beside the run's thread."""
-    store = open_store(str(posync.db))
-    try:
-        before = _limit(store.con)
-        _stage_rows(store)
-        with store.keeping_memory():
-            store.shed_memory()
-            assert _kept(store.con, "IN_MEMORY_TABLE") > 16 * 2**20
-            assert _limit(store.con) == before
+    before = _limit(store.con)
+    _stage_rows(store)
+    with store.keeping_memory():
         store.shed_memory()
-        assert _kept(store.con, "IN_MEMORY_TABLE") < 8 * 2**20
-    finally:
-        store.close()
+        assert _kept(store.con, "IN_MEMORY_TABLE") > 16 * 2**20
+        assert _limit(store.con) == before
+    store.shed_memory()
+    assert _kept(store.con, "IN_MEMORY_TABLE") < 8 * 2**20
 
 
 def test_a_sync_cycle_sheds_nothing_while_its_copying_thread_stages(
